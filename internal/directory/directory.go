@@ -1,0 +1,303 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync/atomic"
+	"time"
+)
+
+// Options tune a Directory; zero values take the defaults of SPEC section 3.
+type Options struct {
+	// CaseInsensitive folds usernames to lower case (username_case_insensitive).
+	CaseInsensitive bool
+	// CacheSize bounds the number of cached usernames (default 1,000,000).
+	CacheSize int
+	// CacheTTL is how long a cached answer is served without asking the store again
+	// (default 1 min). Changes made through the admin API invalidate at once; the TTL is a
+	// safety net for changes made behind the gateway's back.
+	CacheTTL time.Duration
+	// StaleIfError is how long a cached answer may still be served while the store fails
+	// (default 1 h).
+	StaleIfError time.Duration
+	// StoreTimeout is the deadline of each store operation (default 1 s).
+	StoreTimeout time.Duration
+	// ClusterRefresh is how often the cluster table is reloaded from the store (default 10 s);
+	// stores that implement Watcher also trigger a reload on every change.
+	ClusterRefresh time.Duration
+	Logger         *slog.Logger
+}
+
+func (o *Options) setDefaults() {
+	if o.CacheSize <= 0 {
+		o.CacheSize = 1_000_000
+	}
+	if o.CacheTTL <= 0 {
+		o.CacheTTL = time.Minute
+	}
+	if o.StaleIfError <= 0 {
+		o.StaleIfError = time.Hour
+	}
+	if o.StoreTimeout <= 0 {
+		o.StoreTimeout = time.Second
+	}
+	if o.ClusterRefresh <= 0 {
+		o.ClusterRefresh = 10 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// AmbiguousError is the answer for a username bound to several enabled clusters (code 1000).
+type AmbiguousError struct {
+	Choices []Cluster // ordered by code
+}
+
+func (e *AmbiguousError) Error() string {
+	return fmt.Sprintf("user is bound to %d clusters", len(e.Choices))
+}
+
+// Stats are the Directory's counters, exported as metrics.
+type Stats struct {
+	CacheHits, CacheMisses, StaleServed, StoreErrors uint64
+	CachedUsernames                                  int
+}
+
+// Directory answers "which cluster is this user's" from a bounded cache in front of a Store,
+// and applies admin changes to the store while keeping the cache coherent.
+type Directory struct {
+	store Store
+	opts  Options
+	cache *cache
+	table atomic.Pointer[clusterTable]
+
+	hits, misses, stale, storeErrors atomic.Uint64
+}
+
+type clusterTable struct {
+	byCode map[string]*Cluster
+	loaded time.Time
+}
+
+// New returns a Directory over store. Call Run to keep the cluster table and cache in step
+// with changes made by other instances.
+func New(store Store, opts Options) *Directory {
+	opts.setDefaults()
+	d := &Directory{store: store, opts: opts, cache: newCache(opts.CacheSize)}
+	d.table.Store(&clusterTable{})
+	return d
+}
+
+// Run loads the cluster table and keeps it fresh until ctx ends: periodically, and on every
+// change reported by a store that implements Watcher.
+func (d *Directory) Run(ctx context.Context) error {
+	if err := d.ReloadClusters(ctx); err != nil {
+		d.opts.Logger.Warn("directory: initial cluster load failed; retrying", "err", err)
+	}
+	if w, ok := d.store.(Watcher); ok {
+		go func() {
+			err := w.Watch(ctx, func(ch Change) {
+				if ch.All {
+					d.invalidateAll(ctx)
+					return
+				}
+				d.cache.invalidate(cacheKey(ch.Namespace, ch.Username))
+			})
+			if err != nil && ctx.Err() == nil {
+				d.opts.Logger.Error("directory: watch ended", "err", err)
+			}
+		}()
+	}
+	t := time.NewTicker(d.opts.ClusterRefresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if err := d.ReloadClusters(ctx); err != nil {
+				d.opts.Logger.Warn("directory: cluster reload failed", "err", err)
+			}
+		}
+	}
+}
+
+func (d *Directory) invalidateAll(ctx context.Context) {
+	d.cache.invalidateAll(time.Now())
+	if err := d.ReloadClusters(ctx); err != nil {
+		d.opts.Logger.Warn("directory: cluster reload failed", "err", err)
+	}
+}
+
+// ReloadClusters replaces the in-memory cluster table with the store's. On failure the
+// previous table stays in use.
+func (d *Directory) ReloadClusters(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, d.opts.StoreTimeout)
+	defer cancel()
+	list, err := d.store.ListClusters(ctx)
+	if err != nil {
+		d.storeErrors.Add(1)
+		return fmt.Errorf("load clusters: %w", err)
+	}
+	t := &clusterTable{byCode: make(map[string]*Cluster, len(list)), loaded: time.Now()}
+	for i := range list {
+		t.byCode[list[i].Code] = &list[i]
+	}
+	d.table.Store(t)
+	return nil
+}
+
+// NormalizeUsername applies the directory's username rules (trim, limits, optional case fold).
+func (d *Directory) NormalizeUsername(name string) (string, error) {
+	return NormalizeUsername(name, d.opts.CaseInsensitive)
+}
+
+// Resolve finds the cluster a login goes to (SPEC section 2, step 5). It returns
+// ErrBadInviteCode (1001), ErrUnknownUser (1004), *AmbiguousError (1000), ErrInvalid for an
+// unusable username, or ErrUnavailable when the store cannot answer and nothing is cached.
+func (d *Directory) Resolve(ctx context.Context, ns Namespace, username, inviteCode string) (Cluster, error) {
+	name, err := d.NormalizeUsername(username)
+	if err != nil {
+		return Cluster{}, err
+	}
+	t := d.table.Load()
+	if t.byCode == nil {
+		return Cluster{}, fmt.Errorf("cluster table not loaded: %w", ErrUnavailable)
+	}
+	if inviteCode != "" {
+		code, err := NormalizeCode(inviteCode)
+		if err != nil {
+			return Cluster{}, ErrBadInviteCode
+		}
+		c, ok := t.byCode[code]
+		if !ok || !c.Enabled {
+			return Cluster{}, ErrBadInviteCode
+		}
+		codes, err := d.lookup(ctx, ns, name)
+		if err != nil {
+			return Cluster{}, err
+		}
+		if !slices.Contains(codes, code) {
+			return Cluster{}, ErrBadInviteCode
+		}
+		return *c, nil
+	}
+	codes, err := d.lookup(ctx, ns, name)
+	if err != nil {
+		return Cluster{}, err
+	}
+	var found *Cluster
+	n := 0
+	for _, code := range codes {
+		if c, ok := t.byCode[code]; ok && c.Enabled {
+			if n == 0 {
+				found = c
+			}
+			n++
+		}
+	}
+	switch n {
+	case 0:
+		return Cluster{}, ErrUnknownUser
+	case 1:
+		return *found, nil
+	}
+	choices := make([]Cluster, 0, n)
+	for _, code := range codes { // codes are sorted, so choices are ordered by code
+		if c, ok := t.byCode[code]; ok && c.Enabled {
+			choices = append(choices, *c)
+		}
+	}
+	return Cluster{}, &AmbiguousError{Choices: choices}
+}
+
+// Cluster returns an enabled cluster by invite code for grants that name one (refresh and
+// other grants); ErrBadInviteCode otherwise.
+func (d *Directory) Cluster(inviteCode string) (Cluster, error) {
+	t := d.table.Load()
+	if t.byCode == nil {
+		return Cluster{}, fmt.Errorf("cluster table not loaded: %w", ErrUnavailable)
+	}
+	code, err := NormalizeCode(inviteCode)
+	if err != nil {
+		return Cluster{}, ErrBadInviteCode
+	}
+	c, ok := t.byCode[code]
+	if !ok || !c.Enabled {
+		return Cluster{}, ErrBadInviteCode
+	}
+	return *c, nil
+}
+
+// lookup returns the codes bound to an already-normalised username, from the cache when fresh.
+func (d *Directory) lookup(ctx context.Context, ns Namespace, name string) ([]string, error) {
+	key := cacheKey(ns, name)
+	now := time.Now()
+	e, ok, gen := d.cache.get(key)
+	if ok && d.cache.fresh(e, now, d.opts.CacheTTL) {
+		d.hits.Add(1)
+		return e.codes, nil
+	}
+	d.misses.Add(1)
+	sctx, cancel := context.WithTimeout(ctx, d.opts.StoreTimeout)
+	codes, err := d.store.Lookup(sctx, ns, name)
+	cancel()
+	if err != nil {
+		d.storeErrors.Add(1)
+		if ok && now.UnixNano()-e.fetched < int64(d.opts.StaleIfError) {
+			d.stale.Add(1)
+			return e.codes, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("lookup %q: %w: %w", name, ErrUnavailable, err)
+	}
+	codes = d.intern(codes)
+	d.cache.put(key, cacheEntry{codes: codes, fetched: now.UnixNano()}, gen)
+	return codes, nil
+}
+
+// intern keeps only codes of known clusters and shares their strings with the cluster table,
+// so a cached entry costs a slice header and pointers rather than copies of the codes.
+func (d *Directory) intern(codes []string) []string {
+	t := d.table.Load()
+	out := codes[:0]
+	for _, code := range codes {
+		if c, ok := t.byCode[code]; ok {
+			out = append(out, c.Code)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	slices.Sort(out)
+	return slices.Clip(out)
+}
+
+// Stats returns the Directory's counters.
+func (d *Directory) Stats() Stats {
+	return Stats{
+		CacheHits: d.hits.Load(), CacheMisses: d.misses.Load(), StaleServed: d.stale.Load(),
+		StoreErrors: d.storeErrors.Load(), CachedUsernames: d.cache.len(),
+	}
+}
+
+// Ready pings the store within the store deadline.
+func (d *Directory) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, d.opts.StoreTimeout)
+	defer cancel()
+	if err := d.store.Ping(ctx); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+// IsUnavailable reports whether err means "the directory could not answer".
+func IsUnavailable(err error) bool {
+	return errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
+}

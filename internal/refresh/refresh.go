@@ -1,0 +1,21 @@
+package refresh
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
+
+// Store keeps refresh-token records with an expiry. GetRefresh returns
+// directory.ErrNotFound (wrapped) for an unknown or expired key.
+type Store interface {
+	PutRefresh(ctx context.Context, key, clusterCode string, ttl time.Duration) error
+	GetRefresh(ctx context.Context, key string) (clusterCode string, err error)
+}
+
+// Key is the storage key of a refresh token: the hex SHA-256 of the token.
+func Key(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
