@@ -1,0 +1,181 @@
+package admin
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ssogate/ssogate/internal/directory"
+)
+
+// Options configure the admin API.
+type Options struct {
+	// Directory is the directory the API manages. Required.
+	Directory *directory.Directory
+	// Token is the admin bearer token. An empty token locks every /admin/ path (fail closed):
+	// the caller is expected to generate one when none is configured (SPEC section 5).
+	Token string
+	// Metrics is served at GET /metrics without a token; nil answers 404.
+	Metrics http.Handler
+	// Ready reports readiness for /readyz; nil uses Directory.Ready (store reachable).
+	Ready func(ctx context.Context) error
+	// Reload backs POST /admin/reload (re-read the configuration); nil answers 404.
+	Reload func(ctx context.Context) error
+	// BreakerState, when set, adds a "breaker" field to each cluster rendered by
+	// GET /admin/clusters and GET /admin/clusters/{code}.
+	BreakerState func(code string) string
+	// MaxBodyBytes bounds JSON request bodies (default 64 KiB). The bulk import is streamed
+	// and not bounded by it.
+	MaxBodyBytes int64
+	// Logger receives one line per admin request; nil uses slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultMaxBodyBytes is the default bound of a JSON request body.
+const DefaultMaxBodyBytes = 64 << 10
+
+// readyTimeout bounds a readiness probe, so that /readyz answers even when the store hangs
+// (SPEC section 3: not-ready within 5 s).
+const readyTimeout = 3 * time.Second
+
+type server struct {
+	dir       *directory.Directory
+	tokenHash [sha256.Size]byte
+	hasToken  bool
+	opts      Options
+	log       *slog.Logger
+	mux       *http.ServeMux
+}
+
+// New returns the admin API handler. It panics when opts.Directory is nil, a wiring bug.
+func New(opts Options) http.Handler {
+	if opts.Directory == nil {
+		panic("admin: Options.Directory is required")
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Ready == nil {
+		opts.Ready = opts.Directory.Ready
+	}
+	s := &server{dir: opts.Directory, opts: opts, log: opts.Logger, mux: http.NewServeMux()}
+	if opts.Token != "" {
+		// Comparing fixed-size digests keeps the comparison constant-time in the token's
+		// length as well as its content.
+		s.tokenHash = sha256.Sum256([]byte(opts.Token))
+		s.hasToken = true
+	} else {
+		s.log.Warn("admin: no admin token configured; every /admin/ request will be refused")
+	}
+	s.routes()
+	return s
+}
+
+func (s *server) routes() {
+	m := s.mux
+	m.HandleFunc("GET /healthz", s.healthz)
+	m.HandleFunc("GET /readyz", s.readyz)
+	if s.opts.Metrics != nil {
+		m.Handle("GET /metrics", s.opts.Metrics)
+	}
+	m.HandleFunc("GET /admin/clusters", s.listClusters)
+	m.HandleFunc("GET /admin/clusters/{code}", s.getCluster)
+	m.HandleFunc("PUT /admin/clusters/{code}", s.putCluster)
+	m.HandleFunc("DELETE /admin/clusters/{code}", s.deleteCluster)
+	m.HandleFunc("PUT /admin/clusters/{code}/users/{username}", s.bind)
+	m.HandleFunc("DELETE /admin/clusters/{code}/users/{username}", s.unbind)
+	m.HandleFunc("POST /admin/clusters/{code}/users", s.bulkBind)
+	m.HandleFunc("GET /admin/clusters/{code}/users", s.listUsers)
+	m.HandleFunc("GET /admin/users/{username}", s.lookupUser)
+	if s.opts.Reload != nil {
+		m.HandleFunc("POST /admin/reload", s.reload)
+	}
+}
+
+// ServeHTTP logs the request, checks the token on /admin/ paths before routing (so that an
+// unauthenticated caller learns nothing about which routes exist) and answers unmatched
+// routes and wrong methods in JSON rather than the mux's plain text.
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w}
+	w = rec
+	w.Header().Set("Cache-Control", "no-store")
+	defer func() {
+		// Never log headers: the Authorization header carries the admin token.
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "admin request",
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", rec.statusCode()),
+			slog.Duration("latency", time.Since(start)),
+			slog.Int64("bytes", rec.bytes),
+			slog.String("remote", r.RemoteAddr))
+	}()
+
+	if isAdminPath(r.URL.Path) && !s.authorized(r) {
+		w.Header().Set("WWW-Authenticate", "Bearer")
+		msg := "missing bearer token in the Authorization header"
+		if r.Header.Get("Authorization") != "" {
+			msg = "invalid admin token"
+		}
+		writeError(w, http.StatusUnauthorized, "unauthorized", msg)
+		return
+	}
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		// No route: the mux answers 404, 405 (with Allow) or a redirect to a cleaned path;
+		// the first two are rewritten as JSON.
+		h, _ := s.mux.Handler(r)
+		h.ServeHTTP(&fallbackWriter{w: w}, r)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+func isAdminPath(p string) bool {
+	return p == "/admin" || strings.HasPrefix(p, "/admin/")
+}
+
+func (s *server) authorized(r *http.Request) bool {
+	if !s.hasToken {
+		return false
+	}
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+	return subtle.ConstantTimeCompare(got[:], s.tokenHash[:]) == 1
+}
+
+func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	defer cancel()
+	if err := s.opts.Ready(ctx); err != nil {
+		s.log.Warn("admin: not ready", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "not_ready", "not ready: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *server) reload(w http.ResponseWriter, r *http.Request) {
+	if err := s.opts.Reload(r.Context()); err != nil {
+		s.log.Error("admin: reload failed", "err", err)
+		// The operator asked for the reload and needs to know which key is wrong.
+		writeError(w, http.StatusInternalServerError, "reload_failed", err.Error())
+		return
+	}
+	s.log.Info("admin: configuration reloaded")
+	writeJSON(w, http.StatusOK, map[string]string{"status": "reloaded"})
+}

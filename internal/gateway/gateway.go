@@ -1,0 +1,363 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/ssogate/ssogate/internal/admin"
+	"github.com/ssogate/ssogate/internal/config"
+	"github.com/ssogate/ssogate/internal/directory"
+	"github.com/ssogate/ssogate/internal/metrics"
+	"github.com/ssogate/ssogate/internal/ratelimit"
+	"github.com/ssogate/ssogate/internal/refresh"
+	"github.com/ssogate/ssogate/internal/sso"
+	"github.com/ssogate/ssogate/internal/tokenapi"
+)
+
+// Backend is what the gateway needs from a store: every backend provides all three parts.
+type Backend interface {
+	directory.Store
+	refresh.Store
+	ratelimit.Counters
+}
+
+// Gateway is one running ssogate instance.
+type Gateway struct {
+	cfg        config.Config
+	logger     *slog.Logger
+	store      Backend
+	dir        *directory.Directory
+	fwd        *sso.Forwarder
+	token      *tokenapi.Handler
+	metrics    *metrics.Metrics
+	limiter    *ratelimit.Limiter
+	public     *fasthttp.Server
+	publicLn   net.Listener
+	admin      *http.Server
+	adminLn    net.Listener
+	adminToken string
+	// reloadMu serialises reloads (SIGHUP and POST /admin/reload).
+	reloadMu   sync.Mutex
+	configPath string
+}
+
+// Options are what New needs besides the configuration.
+type Options struct {
+	Logger *slog.Logger
+	// ConfigPath is re-read by Reload; empty means Reload re-applies the environment only.
+	ConfigPath string
+	// Store, when set, is used instead of opening cfg.Store (tests and the demo).
+	Store Backend
+}
+
+// New opens the store and both listeners (so ":0" addresses are known before Run) and wires
+// everything. On error everything opened so far is closed.
+func New(ctx context.Context, cfg config.Config, opts Options) (g *Gateway, err error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	g = &Gateway{cfg: cfg, logger: logger, configPath: opts.ConfigPath, metrics: metrics.New()}
+	defer func() {
+		if err != nil {
+			g.Close()
+		}
+	}()
+	g.store = opts.Store
+	if g.store == nil {
+		if g.store, err = openStore(ctx, cfg, logger); err != nil {
+			return nil, err
+		}
+	}
+	g.dir = directory.New(g.store, directory.Options{
+		CaseInsensitive: cfg.UsernameCaseInsensitive,
+		CacheSize:       cfg.Cache.Size,
+		CacheTTL:        cfg.Cache.TTL,
+		StaleIfError:    cfg.Cache.StaleIfError,
+		StoreTimeout:    cfg.Store.Timeout,
+		ClusterRefresh:  cfg.Cache.ClusterRefresh,
+		Logger:          logger,
+	})
+	if err := g.upsertClusters(ctx, cfg.Clusters); err != nil {
+		return nil, err
+	}
+	if err := g.dir.ReloadClusters(ctx); err != nil {
+		logger.Warn("clusters not loaded yet; the directory answers temporarily_unavailable until the store is reachable", "err", err)
+	}
+	g.fwd = sso.New(sso.Options{
+		ConnectTimeout:  cfg.SSO.ConnectTimeout,
+		Timeout:         cfg.SSO.Timeout,
+		MaxInFlight:     cfg.SSO.MaxInFlight,
+		BreakerFailures: uint32(cfg.SSO.BreakerFailures),
+		BreakerOpenFor:  cfg.SSO.BreakerOpenFor,
+		Observe:         g.metrics.ObserveSSO,
+		OnBreakerChange: func(cluster, from, to string) {
+			g.metrics.BreakerChanged(cluster, from, to)
+			logger.Warn("sso circuit breaker changed", "cluster", cluster, "from", from, "to", to)
+		},
+	})
+	if cfg.RateLimit.Enabled {
+		g.limiter = ratelimit.New(g.counters(), ratelimit.Options{
+			UserFailures: cfg.RateLimit.UserFailures,
+			UserWindow:   cfg.RateLimit.UserWindow,
+			IPFailures:   cfg.RateLimit.IPFailures,
+			IPWindow:     cfg.RateLimit.IPWindow,
+			LockoutBase:  cfg.RateLimit.LockoutBase,
+			LockoutMax:   cfg.RateLimit.LockoutMax,
+			StrikeWindow: cfg.RateLimit.StrikeWindow,
+			StoreTimeout: cfg.Store.Timeout,
+			Logger:       logger,
+		})
+	}
+	g.token = tokenapi.New(tokenapi.Options{
+		Directory:      g.dir,
+		Forwarder:      g.fwd,
+		Refresh:        g.store,
+		RefreshTTL:     cfg.Refresh.TTL,
+		Limiter:        g.limiter,
+		TrustedProxies: cfg.TrustedProxyPrefixes(),
+		StoreTimeout:   cfg.Store.Timeout,
+		Recorder:       g.metrics,
+		Logger:         logger,
+		AccessLog:      true,
+	})
+	g.registerMetrics()
+	g.public = tokenapi.NewServer(g.token, tokenapi.Limits{
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       cfg.HTTP.ReadTimeout,
+		WriteTimeout:      cfg.HTTP.WriteTimeout,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    cfg.HTTP.MaxHeaderBytes,
+		MaxBodyBytes:      int(cfg.MaxBodyBytes),
+		MaxConns:          cfg.HTTP.MaxConns,
+	}, logger)
+
+	if g.adminToken, err = g.resolveAdminToken(); err != nil {
+		return nil, err
+	}
+	g.admin = &http.Server{
+		Handler: admin.New(admin.Options{
+			Directory:    g.dir,
+			Token:        g.adminToken,
+			Metrics:      g.metrics.Handler(),
+			Ready:        g.Ready,
+			Reload:       func(ctx context.Context) error { return g.Reload(ctx) },
+			BreakerState: g.fwd.BreakerState,
+			MaxBodyBytes: cfg.MaxBodyBytes,
+			Logger:       logger,
+		}),
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    cfg.HTTP.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	if g.publicLn, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	if g.adminLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
+		return nil, fmt.Errorf("admin_listen: %w", err)
+	}
+	return g, nil
+}
+
+// counters picks the brute-force counters: the shared store when there are several instances
+// (redis); with the single-process embedded store, in-memory counters do the same job without
+// putting disk writes on every login.
+func (g *Gateway) counters() ratelimit.Counters {
+	if g.cfg.Store.Driver == config.DriverEmbedded {
+		return ratelimit.NewLocal(0, nil)
+	}
+	return g.store
+}
+
+func (g *Gateway) registerMetrics() {
+	stats := func(f func(directory.Stats) uint64) func() float64 {
+		return func() float64 { return float64(f(g.dir.Stats())) }
+	}
+	g.metrics.CounterFunc("ssogate_directory_cache_hits_total", "Lookups answered from the in-process cache.",
+		stats(func(s directory.Stats) uint64 { return s.CacheHits }))
+	g.metrics.CounterFunc("ssogate_directory_cache_misses_total", "Lookups that asked the store.",
+		stats(func(s directory.Stats) uint64 { return s.CacheMisses }))
+	g.metrics.CounterFunc("ssogate_directory_stale_served_total", "Cached answers served while the store failed.",
+		stats(func(s directory.Stats) uint64 { return s.StaleServed }))
+	g.metrics.CounterFunc("ssogate_store_errors_total", "Failed store operations of the directory.",
+		stats(func(s directory.Stats) uint64 { return s.StoreErrors }))
+	g.metrics.GaugeFunc("ssogate_directory_cached_usernames", "Usernames in the in-process cache.",
+		func() float64 { return float64(g.dir.Stats().CachedUsernames) })
+	g.metrics.CounterFunc("ssogate_refresh_record_failures_total", "Refresh-token records that could not be written.",
+		func() float64 { return float64(g.token.RefreshRecordFailures()) })
+	if g.limiter != nil {
+		g.metrics.CounterFunc("ssogate_ratelimit_rejected_total", "Logins refused by the brute-force limiter.",
+			func() float64 { return float64(g.limiter.Stats().Rejected) })
+		g.metrics.CounterFunc("ssogate_ratelimit_fallbacks_total", "Limiter operations served by per-instance counters because the store failed.",
+			func() float64 { return float64(g.limiter.Stats().Fallbacks) })
+	}
+}
+
+// PublicAddr and AdminAddr are the listeners' actual addresses.
+func (g *Gateway) PublicAddr() string { return g.publicLn.Addr().String() }
+func (g *Gateway) AdminAddr() string  { return g.adminLn.Addr().String() }
+
+// AdminToken is the admin API's bearer token (configured or generated).
+func (g *Gateway) AdminToken() string { return g.adminToken }
+
+// Directory is exposed for the demo's seeding.
+func (g *Gateway) Directory() *directory.Directory { return g.dir }
+
+// Ready reports whether the store is reachable and the cluster table loaded (/readyz).
+func (g *Gateway) Ready(ctx context.Context) error {
+	if err := g.dir.Ready(ctx); err != nil {
+		return err
+	}
+	if err := g.dir.ReloadClusters(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Run serves both listeners until ctx ends, then shuts down gracefully: it stops accepting,
+// lets in-flight requests finish, closes idle keep-alive connections, all within
+// shutdown_timeout (SPEC section 6).
+func (g *Gateway) Run(ctx context.Context) error {
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	go func() { errc <- g.public.Serve(g.publicLn) }()
+	go func() {
+		if err := g.admin.Serve(g.adminLn); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+			return
+		}
+		errc <- nil
+	}()
+	go func() {
+		if err := g.dir.Run(runCtx); err != nil {
+			g.logger.Error("directory stopped", "err", err)
+		}
+	}()
+	g.logger.Info("ssogate serving", "listen", g.PublicAddr(), "admin_listen", g.AdminAddr(), "store", g.cfg.Store.Driver)
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+		g.logger.Error("listener failed", "err", serveErr)
+	}
+	shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.ShutdownTimeout)
+	defer stop()
+	g.logger.Info("shutting down", "timeout", g.cfg.ShutdownTimeout)
+	var wg sync.WaitGroup
+	var publicErr, adminErr error
+	wg.Add(2)
+	go func() { defer wg.Done(); publicErr = g.public.ShutdownWithContext(shutdownCtx) }()
+	go func() { defer wg.Done(); adminErr = g.admin.Shutdown(shutdownCtx) }()
+	wg.Wait()
+	g.fwd.CloseIdleConnections()
+	if err := errors.Join(serveErr, publicErr, adminErr); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	g.logger.Info("stopped")
+	return nil
+}
+
+// Close releases what New opened. It is safe after a failed New and after Run.
+func (g *Gateway) Close() error {
+	var errs []error
+	if g.publicLn != nil {
+		g.publicLn.Close()
+	}
+	if g.adminLn != nil {
+		g.adminLn.Close()
+	}
+	if g.token != nil {
+		g.token.Close()
+	}
+	if g.store != nil {
+		errs = append(errs, g.store.Close())
+		g.store = nil
+	}
+	return errors.Join(errs...)
+}
+
+func (g *Gateway) upsertClusters(ctx context.Context, clusters []directory.Cluster) error {
+	for _, c := range clusters {
+		if _, err := g.dir.PutCluster(ctx, c); err != nil {
+			return fmt.Errorf("clusters: upsert %s: %w", c.Code, err)
+		}
+	}
+	return nil
+}
+
+// Reload re-reads the configuration file and applies what can change while running: the
+// clusters list is upserted again and the log level follows. Listener, store and limits need
+// a restart; a change to them is logged, not applied.
+func (g *Gateway) Reload(ctx context.Context) error {
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
+	cfg, err := config.Load(g.configPath, os.Environ())
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	if err := g.upsertClusters(ctx, cfg.Clusters); err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	if cfg.Listen != g.cfg.Listen || cfg.AdminListen != g.cfg.AdminListen || cfg.Store.Driver != g.cfg.Store.Driver {
+		g.logger.Warn("reload: listen, admin_listen and store changes need a restart")
+	}
+	g.logger.Info("configuration reloaded", "clusters", len(cfg.Clusters))
+	return nil
+}
+
+// resolveAdminToken returns the configured token or generates one and writes it, readable by
+// the owner only, beside the store; its location is logged, never the token itself.
+func (g *Gateway) resolveAdminToken() (string, error) {
+	if g.cfg.AdminToken != "" {
+		return g.cfg.AdminToken, nil
+	}
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("admin_token: generate: %w", err)
+	}
+	token := hex.EncodeToString(b[:])
+	dir := filepath.Dir(g.cfg.Store.Path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("admin_token: %w", err)
+	}
+	path := filepath.Join(dir, "admin-token")
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("admin_token: write %s: %w", path, err)
+	}
+	g.logger.Warn("no admin_token configured; generated one", "file", path)
+	return token, nil
+}
+
+// waitFor is used by callers that need the gateway reachable before going on (demo, tests).
+func waitFor(ctx context.Context, addr string) error {
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}

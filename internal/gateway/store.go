@@ -1,0 +1,23 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/ssogate/ssogate/internal/config"
+	"github.com/ssogate/ssogate/internal/store/embedded"
+)
+
+// openStore opens the backend named by store.driver.
+func openStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (Backend, error) {
+	switch cfg.Store.Driver {
+	case config.DriverEmbedded:
+		s, err := embedded.Open(cfg.Store.Path, embedded.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("store.path: %w", err)
+		}
+		return s, nil
+	}
+	return nil, fmt.Errorf("store.driver: %q is not supported", cfg.Store.Driver)
+}

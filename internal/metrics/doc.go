@@ -1,0 +1,2 @@
+// Package metrics provides the gateway's Prometheus metrics, served on the admin listener.
+package metrics

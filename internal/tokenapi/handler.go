@@ -1,0 +1,409 @@
+package tokenapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/ssogate/ssogate/internal/directory"
+	"github.com/ssogate/ssogate/internal/ratelimit"
+	"github.com/ssogate/ssogate/internal/refresh"
+	"github.com/ssogate/ssogate/internal/sso"
+)
+
+// Resolver finds clusters; *directory.Directory implements it.
+type Resolver interface {
+	Resolve(ctx context.Context, ns directory.Namespace, username, inviteCode string) (directory.Cluster, error)
+	Cluster(inviteCode string) (directory.Cluster, error)
+	NormalizeUsername(name string) (string, error)
+}
+
+// Forwarder sends a token request to a cluster's SSO; *sso.Forwarder implements it.
+type Forwarder interface {
+	Forward(c *directory.Cluster, call *sso.Call, resp *fasthttp.Response) error
+}
+
+// Recorder receives one observation per answered request (metrics).
+type Recorder interface {
+	Answered(code int, cluster string, elapsed time.Duration)
+}
+
+// Options wire a Handler.
+type Options struct {
+	Directory Resolver
+	Forwarder Forwarder
+	// Refresh records refresh tokens handed out (nil: refresh grants need clusterCode).
+	Refresh    refresh.Store
+	RefreshTTL time.Duration // default 30 days
+	// Limiter applies brute-force limits to password logins (nil: disabled).
+	Limiter        *ratelimit.Limiter
+	TrustedProxies []netip.Prefix
+	StoreTimeout   time.Duration // default 1 s
+	Recorder       Recorder
+	Logger         *slog.Logger
+	// AccessLog writes one line per request at info level (default on via NewHandler callers).
+	AccessLog bool
+}
+
+// Handler serves POST /oauth/token.
+type Handler struct {
+	opts     Options
+	reqPool  sync.Pool
+	recorder *refreshRecorder
+}
+
+// New returns a Handler. Close stops its background refresh-token writer.
+func New(opts Options) *Handler {
+	if opts.RefreshTTL <= 0 {
+		opts.RefreshTTL = 30 * 24 * time.Hour
+	}
+	if opts.StoreTimeout <= 0 {
+		opts.StoreTimeout = time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{opts: opts}
+	h.reqPool.New = func() any { return new(tokenRequest) }
+	if opts.Refresh != nil {
+		h.recorder = newRefreshRecorder(opts.Refresh, opts.RefreshTTL, opts.StoreTimeout, opts.Logger)
+	}
+	return h
+}
+
+// Close flushes and stops the background refresh-token writer.
+func (h *Handler) Close() {
+	if h.recorder != nil {
+		h.recorder.close()
+	}
+}
+
+// RefreshRecordFailures counts refresh-token records that could not be written.
+func (h *Handler) RefreshRecordFailures() uint64 {
+	if h.recorder == nil {
+		return 0
+	}
+	return h.recorder.failures.Load()
+}
+
+// exchange is the state of one request, for the answer and the access log.
+type exchange struct {
+	ctx       *fasthttp.RequestCtx
+	req       *tokenRequest
+	requestID string
+	ip        netip.Addr
+	cluster   string
+	code      int
+	ssoStatus int
+}
+
+// ServeFastHTTP answers one request on the public listener.
+func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
+	start := time.Now()
+	x := exchange{ctx: ctx, requestID: requestID(ctx.Request.Header.Peek("X-Request-Id"))}
+	x.ip = h.clientIP(ctx)
+	ctx.Response.Header.Set("X-Request-Id", x.requestID)
+	defer func() {
+		elapsed := time.Since(start)
+		if h.opts.Recorder != nil {
+			h.opts.Recorder.Answered(x.code, x.cluster, elapsed)
+		}
+		if h.opts.AccessLog {
+			h.opts.Logger.LogAttrs(context.Background(), slog.LevelInfo, "access",
+				slog.String("request_id", x.requestID), slog.String("ip", x.ip.String()),
+				slog.String("grant", x.grant()), slog.String("cluster", x.cluster),
+				slog.Int("code", x.code), slog.Int("sso_status", x.ssoStatus),
+				slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000))
+		}
+	}()
+
+	if string(ctx.Path()) != "/oauth/token" {
+		h.writeError(&x, errNoSuchPath)
+		return
+	}
+	if !ctx.IsPost() {
+		ctx.Response.Header.Set("Allow", "POST")
+		h.writeError(&x, errMethodNotAllowed)
+		return
+	}
+	req := h.reqPool.Get().(*tokenRequest)
+	defer func() { req.reset(); h.reqPool.Put(req) }()
+	x.req = req
+	if e := parseRequest(ctx, req); e != nil {
+		h.writeError(&x, e)
+		return
+	}
+	switch req.grantType {
+	case "":
+		h.writeError(&x, errMissingGrant)
+	case "password":
+		h.password(&x)
+	case "refresh_token":
+		h.refreshGrant(&x)
+	default:
+		h.otherGrant(&x)
+	}
+}
+
+func (x *exchange) grant() string {
+	if x.req == nil {
+		return ""
+	}
+	switch x.req.grantType {
+	case "password", "refresh_token", "client_credentials", "authorization_code", "":
+		return x.req.grantType
+	}
+	return "other" // never log free text a client chose
+}
+
+// password handles grant_type=password (SPEC section 2, checks 3 to 7).
+func (h *Handler) password(x *exchange) {
+	req := x.req
+	if req.username == "" {
+		h.writeError(x, errEmptyUsername)
+		return
+	}
+	if req.password == "" {
+		h.writeError(x, errEmptyPassword)
+		return
+	}
+	ns := directory.NamespaceFor(req.client)
+	name, err := h.opts.Directory.NormalizeUsername(req.username)
+	if err != nil {
+		h.writeError(x, errBadUsername)
+		return
+	}
+	bg := context.Background()
+	outcome := ratelimit.Neutral
+	if h.opts.Limiter != nil {
+		attempt, err := h.opts.Limiter.Begin(bg, string(ns)+":"+name, x.ip.String())
+		var limited *ratelimit.LimitedError
+		if errors.As(err, &limited) {
+			secs := int((limited.RetryAfter + time.Second - 1) / time.Second)
+			x.ctx.Response.Header.Set("Retry-After", strconv.Itoa(secs))
+			h.writeError(x, tooManyRequests(secs))
+			return
+		}
+		if attempt != nil {
+			defer func() { attempt.Done(bg, outcome) }()
+		}
+	}
+	cluster, err := h.opts.Directory.Resolve(bg, ns, req.username, req.clusterCode)
+	if err != nil {
+		outcome = h.writeResolveError(x, err)
+		return
+	}
+	outcome = h.forward(x, &cluster)
+}
+
+// writeResolveError answers a failed resolution and says how the attempt counts: unknown
+// users and wrong invite codes are failures (they are how directories get enumerated).
+func (h *Handler) writeResolveError(x *exchange, err error) ratelimit.Outcome {
+	var amb *directory.AmbiguousError
+	switch {
+	case errors.Is(err, directory.ErrUnknownUser):
+		h.write(x, CodeUnknownUser, appendNoData(h.body(x), CodeUnknownUser, msgUnknownUser))
+		return ratelimit.Failure
+	case errors.Is(err, directory.ErrBadInviteCode):
+		h.write(x, CodeBadInvite, appendNoData(h.body(x), CodeBadInvite, msgBadInvite))
+		return ratelimit.Failure
+	case errors.As(err, &amb):
+		h.write(x, CodeChooseCluster, appendChoices(h.body(x), amb.Choices))
+	case errors.Is(err, directory.ErrInvalid):
+		h.writeError(x, errBadUsername)
+	default:
+		h.opts.Logger.Warn("directory unavailable", "request_id", x.requestID, "err", err)
+		h.writeError(x, errDirUnavailable)
+	}
+	return ratelimit.Neutral
+}
+
+// refreshGrant routes grant_type=refresh_token to clusterCode's cluster or to the cluster that
+// issued the token.
+func (h *Handler) refreshGrant(x *exchange) {
+	req := x.req
+	if req.refreshToken == "" {
+		h.writeError(x, errMissingRefresh)
+		return
+	}
+	if req.clusterCode != "" {
+		h.forwardToCode(x, req.clusterCode)
+		return
+	}
+	if h.opts.Refresh == nil {
+		h.writeError(x, errUnknownRefresh)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.opts.StoreTimeout)
+	code, err := h.opts.Refresh.GetRefresh(ctx, refresh.Key(req.refreshToken))
+	cancel()
+	switch {
+	case errors.Is(err, directory.ErrNotFound):
+		h.writeError(x, errUnknownRefresh)
+		return
+	case err != nil:
+		h.opts.Logger.Warn("refresh record unavailable", "request_id", x.requestID, "err", err)
+		h.writeError(x, errDirUnavailable)
+		return
+	}
+	cluster, err := h.opts.Directory.Cluster(code)
+	if err != nil {
+		h.writeError(x, errUnknownRefresh) // the issuing cluster is gone or disabled
+		return
+	}
+	h.forward(x, &cluster)
+}
+
+// otherGrant forwards any other grant type; it must name its cluster.
+func (h *Handler) otherGrant(x *exchange) {
+	if x.req.clusterCode == "" {
+		h.writeError(x, errNeedClusterCode)
+		return
+	}
+	h.forwardToCode(x, x.req.clusterCode)
+}
+
+func (h *Handler) forwardToCode(x *exchange, code string) {
+	cluster, err := h.opts.Directory.Cluster(code)
+	if err != nil {
+		h.writeResolveError(x, err)
+		return
+	}
+	h.forward(x, &cluster)
+}
+
+// forward sends the request to the cluster's SSO and answers with what it said (SPEC
+// section 2, steps 6 and 7).
+func (h *Handler) forward(x *exchange, c *directory.Cluster) ratelimit.Outcome {
+	x.cluster = c.Code
+	call := sso.Call{
+		Body:          x.req.fwd.AppendBytes(nil),
+		Authorization: x.req.authorization,
+		ForwardedFor:  forwardedFor(x.ctx),
+		Proto:         h.proto(x.ctx),
+		RequestID:     x.requestID,
+	}
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
+	if err := h.opts.Forwarder.Forward(c, &call, resp); err != nil {
+		h.opts.Logger.Warn("sso unavailable", "request_id", x.requestID, "cluster", c.Code, "err", err)
+		h.writeError(x, errSSOUnavailable)
+		return ratelimit.Neutral
+	}
+	x.ssoStatus = resp.StatusCode()
+	var obj ssoObject
+	ok := parseSSOObject(resp.Body(), &obj)
+	ok2xx := x.ssoStatus >= 200 && x.ssoStatus < 300
+	switch {
+	case ok && ok2xx:
+		if _, has := obj.stringValue("access_token"); has {
+			if rt, has := obj.stringValue("refresh_token"); has && rt != "" && h.recorder != nil {
+				h.recorder.record(refresh.Key(rt), c.Code)
+			}
+			h.write(x, CodeOK, appendSuccess(h.body(x), &obj, c))
+			return ratelimit.Success
+		}
+	case ok && !ok2xx:
+		if _, has := obj.get("error"); has {
+			h.write(x, CodeError, appendSSOError(h.body(x), &obj, c.Code))
+			if x.ssoStatus >= 500 {
+				return ratelimit.Neutral
+			}
+			return ratelimit.Failure
+		}
+	}
+	h.opts.Logger.Warn("sso answered something unusable", "request_id", x.requestID, "cluster", c.Code, "status", x.ssoStatus)
+	h.writeError(x, errSSOUnavailable)
+	return ratelimit.Neutral
+}
+
+// body returns the response's body buffer, emptied, to append an answer to.
+func (h *Handler) body(x *exchange) []byte {
+	return x.ctx.Response.SwapBody(nil)[:0]
+}
+
+func (h *Handler) writeError(x *exchange, e *gatewayError) {
+	x.code = CodeError
+	if e.status != 0 {
+		x.ctx.SetStatusCode(e.status)
+	}
+	h.write(x, CodeError, appendGatewayError(h.body(x), e, x.cluster))
+}
+
+// write is the one place answers leave the gateway (SPEC section 2: JSON, no caching).
+func (h *Handler) write(x *exchange, code int, body []byte) {
+	x.code = code
+	r := &x.ctx.Response
+	r.Header.SetContentType("application/json;charset=UTF-8")
+	r.Header.Set("Cache-Control", "no-store")
+	r.Header.Set("Pragma", "no-cache")
+	r.SwapBody(body)
+}
+
+func (h *Handler) clientIP(ctx *fasthttp.RequestCtx) netip.Addr {
+	remote, _ := netip.AddrFromSlice(ctx.RemoteIP())
+	remote = remote.Unmap()
+	if len(h.opts.TrustedProxies) == 0 {
+		return remote
+	}
+	return ratelimit.ClientIP(remote, string(ctx.Request.Header.Peek("X-Forwarded-For")), h.opts.TrustedProxies)
+}
+
+func (h *Handler) proto(ctx *fasthttp.RequestCtx) string {
+	if ctx.IsTLS() {
+		return "https"
+	}
+	if len(h.opts.TrustedProxies) > 0 {
+		remote, _ := netip.AddrFromSlice(ctx.RemoteIP())
+		for _, p := range h.opts.TrustedProxies {
+			if p.Contains(remote.Unmap()) {
+				if v := string(ctx.Request.Header.Peek("X-Forwarded-Proto")); v == "https" || v == "http" {
+					return v
+				}
+			}
+		}
+	}
+	return "http"
+}
+
+// forwardedFor appends the immediate peer to the X-Forwarded-For received, as proxies do.
+func forwardedFor(ctx *fasthttp.RequestCtx) []byte {
+	peer, _ := netip.AddrFromSlice(ctx.RemoteIP())
+	prior := ctx.Request.Header.Peek("X-Forwarded-For")
+	out := make([]byte, 0, len(prior)+48)
+	if len(prior) > 0 {
+		out = append(append(out, prior...), ", "...)
+	}
+	return peer.Unmap().AppendTo(out)
+}
+
+// requestID keeps a client's X-Request-Id when it is short and plain, else makes one.
+func requestID(in []byte) string {
+	if n := len(in); n > 0 && n <= 128 {
+		ok := true
+		for _, c := range in {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return string(in)
+		}
+	}
+	const hex = "0123456789abcdef"
+	var b [16]byte
+	v := rand.Uint64()
+	for i := range b {
+		b[i] = hex[v&0xf]
+		v >>= 4
+	}
+	return string(b[:])
+}

@@ -1,0 +1,152 @@
+package tokenapi
+
+import (
+	"bytes"
+	"encoding/base64"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/valyala/fasthttp"
+)
+
+// tokenRequest is a token request parsed once (STYLE: parse once, dispatch small).
+type tokenRequest struct {
+	authorization []byte // the header as received, forwarded unchanged
+	clientID      string
+	grantType     string
+	username      string // trimmed
+	password      string
+	clusterCode   string // trimmed
+	client        string
+	refreshToken  string
+	// fwd holds the parameters forwarded to the SSO: all of them, body winning over query,
+	// except clusterCode, with username trimmed.
+	fwd fasthttp.Args
+}
+
+func (r *tokenRequest) reset() {
+	r.authorization, r.clientID, r.grantType, r.username, r.password = nil, "", "", "", ""
+	r.clusterCode, r.client, r.refreshToken = "", "", ""
+	r.fwd.Reset()
+}
+
+// maxParams bounds the parameters of one request; a token request has about eight.
+const maxParams = 64
+
+// parseRequest fills r from ctx, checking encoding, repetition and client credentials
+// (SPEC section 2, check 1). grant-specific checks happen in the grant handlers.
+func parseRequest(ctx *fasthttp.RequestCtx, r *tokenRequest) *gatewayError {
+	body := &ctx.Request
+	if len(body.Body()) > 0 && !isForm(body.Header.ContentType()) {
+		return errBadContentType
+	}
+	post := ctx.PostArgs()
+	query := ctx.QueryArgs()
+	if post.Len()+query.Len() > maxParams {
+		return errRepeatedParam
+	}
+	if e := checkArgs(post); e != nil {
+		return e
+	}
+	if e := checkArgs(query); e != nil {
+		return e
+	}
+	param := func(name string) string {
+		if v := post.Peek(name); v != nil {
+			return string(v)
+		}
+		return string(query.Peek(name))
+	}
+	r.grantType = param("grant_type")
+	r.username = strings.TrimSpace(param("username"))
+	r.password = param("password")
+	r.clusterCode = strings.TrimSpace(param("clusterCode"))
+	r.client = param("client")
+	r.refreshToken = param("refresh_token")
+
+	post.VisitAll(func(k, v []byte) {
+		if string(k) != "clusterCode" {
+			r.fwd.AddBytesKV(k, v)
+		}
+	})
+	query.VisitAll(func(k, v []byte) {
+		if string(k) != "clusterCode" && !post.Has(string(k)) {
+			r.fwd.AddBytesKV(k, v)
+		}
+	})
+	if r.fwd.Has("username") {
+		r.fwd.Set("username", r.username)
+	}
+
+	if auth := ctx.Request.Header.Peek("Authorization"); len(auth) > 0 {
+		r.authorization = auth
+		id, ok := parseBasic(auth)
+		if !ok {
+			return errMalformedBasic
+		}
+		r.clientID = id
+		return nil
+	}
+	r.clientID = param("client_id")
+	if r.clientID == "" {
+		return errMissingClient
+	}
+	return nil
+}
+
+func isForm(contentType []byte) bool {
+	mediaType, _, _ := bytes.Cut(contentType, []byte(";"))
+	return bytes.EqualFold(bytes.TrimSpace(mediaType), []byte("application/x-www-form-urlencoded"))
+}
+
+// checkArgs rejects repeated parameters (RFC 6749 section 3.2: parameters MUST NOT be included
+// more than once) and text that is not UTF-8.
+func checkArgs(args *fasthttp.Args) *gatewayError {
+	var bad *gatewayError
+	var seen [maxParams][]byte
+	n := 0
+	args.VisitAll(func(k, v []byte) {
+		if bad != nil {
+			return
+		}
+		if !utf8.Valid(k) || !utf8.Valid(v) {
+			bad = errBadEncoding
+			return
+		}
+		for _, s := range seen[:n] {
+			if bytes.Equal(s, k) {
+				bad = errRepeatedParam
+				return
+			}
+		}
+		if n < maxParams {
+			seen[n] = k
+			n++
+		}
+	})
+	return bad
+}
+
+// parseBasic decodes "Basic base64(id:secret)" and returns the client id; an empty id, a
+// missing colon or another scheme is malformed (SPEC section 2, check 1).
+func parseBasic(h []byte) (string, bool) {
+	const prefix = "basic "
+	if len(h) <= len(prefix) || !strings.EqualFold(string(h[:len(prefix)]), prefix) {
+		return "", false
+	}
+	enc := bytes.TrimSpace(h[len(prefix):])
+	var buf [512]byte
+	if base64.StdEncoding.DecodedLen(len(enc)) > len(buf) {
+		return "", false
+	}
+	n, err := base64.StdEncoding.Decode(buf[:], enc)
+	if err != nil {
+		return "", false
+	}
+	dec := buf[:n]
+	id, _, ok := bytes.Cut(dec, []byte(":"))
+	if !ok || len(id) == 0 || !utf8.Valid(dec) {
+		return "", false
+	}
+	return string(id), true
+}
