@@ -127,13 +127,13 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "unauthorized", msg)
 		return
 	}
-	if _, pattern := s.mux.Handler(r); pattern == "" {
+	if h, pattern := s.mux.Handler(r); pattern == "" {
 		// No route: the mux answers 404, 405 (with Allow) or a redirect to a cleaned path;
 		// the first two are rewritten as JSON.
-		h, _ := s.mux.Handler(r)
 		h.ServeHTTP(&fallbackWriter{w: w}, r)
 		return
 	}
+	// Served through the mux itself (not the handler found above) so that PathValue is set.
 	s.mux.ServeHTTP(w, r)
 }
 

@@ -132,6 +132,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (g *Gateway, err 
 		Recorder:       g.metrics,
 		Logger:         logger,
 		AccessLog:      true,
+		MaxBodyBytes:   int(cfg.MaxBodyBytes),
 	})
 	g.registerMetrics()
 	g.public = tokenapi.NewServer(g.token, tokenapi.Limits{

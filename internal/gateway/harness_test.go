@@ -125,6 +125,8 @@ type env struct {
 	logs       *syncBuffer
 	cancel     context.CancelFunc
 	done       chan error
+	stopOnce   *sync.Once
+	runErr     error
 }
 
 // startGateway runs a gateway on loopback ports with a fresh embedded store.
@@ -153,7 +155,7 @@ func startGateway(t *testing.T, logs *syncBuffer, clusters []directory.Cluster, 
 		t.Fatal(err)
 	}
 	e := &env{t: t, g: g, base: "http://" + g.PublicAddr(), adminBase: "http://" + g.AdminAddr(),
-		adminToken: cfg.AdminToken, logs: logs, cancel: cancel, done: make(chan error, 1)}
+		adminToken: cfg.AdminToken, logs: logs, cancel: cancel, done: make(chan error, 1), stopOnce: new(sync.Once)}
 	go func() { e.done <- g.Run(ctx) }()
 	t.Cleanup(func() {
 		e.stop()
@@ -162,13 +164,23 @@ func startGateway(t *testing.T, logs *syncBuffer, clusters []directory.Cluster, 
 	return e
 }
 
+// as returns a view of e that reports failures to t (a subtest).
+func (e *env) as(t *testing.T) *env {
+	c := *e
+	c.t = t
+	return &c
+}
+
+// stop cancels the gateway's context and waits for Run to return; it may be called twice.
 func (e *env) stop() {
-	e.cancel()
-	select {
-	case <-e.done:
-	case <-time.After(20 * time.Second):
-		e.t.Error("gateway did not stop within 20 s")
-	}
+	e.stopOnce.Do(func() {
+		e.cancel()
+		select {
+		case e.runErr = <-e.done:
+		case <-time.After(20 * time.Second):
+			e.t.Error("gateway did not stop within 20 s")
+		}
+	})
 }
 
 func (e *env) bind(ns directory.Namespace, user, code string) {
@@ -246,3 +258,5 @@ func wantExact(t *testing.T, r reply, want string) {
 		t.Fatalf("answer\n got %s\nwant %s", got, exp)
 	}
 }
+
+func jsonNewDecoder(resp *http.Response) *json.Decoder { return json.NewDecoder(resp.Body) }

@@ -34,8 +34,11 @@ func (e *LimitedError) Error() string {
 
 func (e *LimitedError) Unwrap() error { return ErrLimited }
 
-// RetryAfterSeconds is the value of the Retry-After header (RFC 9110 section 10.2.3).
-func (e *LimitedError) RetryAfterSeconds() int { return int(e.RetryAfter / time.Second) }
+// RetryAfterSeconds is the value of the Retry-After header (RFC 9110 section 10.2.3): whole
+// seconds rounded up, at least 1, since 0 would invite an immediate retry.
+func (e *LimitedError) RetryAfterSeconds() int {
+	return max(int((e.RetryAfter+time.Second-1)/time.Second), 1)
+}
 
 // Outcome is what became of an attempt, as told to [Attempt.Done].
 type Outcome uint8
@@ -228,6 +231,9 @@ func (a *Attempt) Done(ctx context.Context, outcome Outcome) {
 	if a == nil || !a.done.CompareAndSwap(false, true) {
 		return
 	}
+	if outcome > Neutral {
+		outcome = Failure // unknown outcomes count, like the zero value
+	}
 	l := a.l
 	ctx = context.WithoutCancel(ctx)
 	if a.store == Counters(l.local) { // began in fallback, or no shared store
@@ -277,7 +283,7 @@ func (l *Limiter) finish(ctx context.Context, s Counters, a *Attempt, outcome Ou
 			return err
 		}
 		return l.undo(ctx, s, a.k.ip, l.o.IPWindow)
-	default: // Failure, and anything unknown: keep the reservation
+	default: // Failure: keep the reservation
 		return l.afterFailure(ctx, s, a)
 	}
 }

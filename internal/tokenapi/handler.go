@@ -48,8 +48,10 @@ type Options struct {
 	StoreTimeout   time.Duration // default 1 s
 	Recorder       Recorder
 	Logger         *slog.Logger
-	// AccessLog writes one line per request at info level (default on via NewHandler callers).
+	// AccessLog writes one line per request at info level.
 	AccessLog bool
+	// MaxBodyBytes bounds a request body; larger ones get 413 (default 64 KiB).
+	MaxBodyBytes int
 }
 
 // Handler serves POST /oauth/token.
@@ -69,6 +71,9 @@ func New(opts Options) *Handler {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 64 << 10
 	}
 	h := &Handler{opts: opts}
 	h.reqPool.New = func() any { return new(tokenRequest) }
@@ -131,6 +136,10 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 	if !ctx.IsPost() {
 		ctx.Response.Header.Set("Allow", "POST")
 		h.writeError(&x, errMethodNotAllowed)
+		return
+	}
+	if len(ctx.Request.Body()) > h.opts.MaxBodyBytes {
+		h.writeError(&x, errBodyTooLarge)
 		return
 	}
 	req := h.reqPool.Get().(*tokenRequest)

@@ -39,7 +39,10 @@ func NewServer(h *Handler, l Limits, logger *slog.Logger) *fasthttp.Server {
 		WriteTimeout:       l.WriteTimeout,
 		IdleTimeout:        l.IdleTimeout,
 		ReadBufferSize:     l.MaxHeaderBytes,
-		MaxRequestBodySize: l.MaxBodyBytes,
+		// fasthttp drops the connection on a body over its limit, so a client still sending
+		// would see a broken pipe instead of the 413. It reads up to 16× the limit (at least
+		// 1 MiB) and the handler answers 413 itself; only bodies beyond that are cut off.
+		MaxRequestBodySize: max(16*l.MaxBodyBytes, 1<<20),
 		Concurrency:        l.MaxConns,
 		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
 			return fasthttp.RequestConfig{ReadTimeout: bodyTimeout}
