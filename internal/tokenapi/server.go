@@ -35,10 +35,10 @@ func NewServer(h *Handler, l Limits, logger *slog.Logger) *fasthttp.Server {
 		Name:                  "ssogate",
 		NoDefaultServerHeader: true,
 		// fasthttp's ReadTimeout covers the headers; the body gets its own budget below.
-		ReadTimeout:        l.ReadHeaderTimeout,
-		WriteTimeout:       l.WriteTimeout,
-		IdleTimeout:        l.IdleTimeout,
-		ReadBufferSize:     l.MaxHeaderBytes,
+		ReadTimeout:    l.ReadHeaderTimeout,
+		WriteTimeout:   l.WriteTimeout,
+		IdleTimeout:    l.IdleTimeout,
+		ReadBufferSize: l.MaxHeaderBytes,
 		// fasthttp drops the connection on a body over its limit, so a client still sending
 		// would see a broken pipe instead of the 413. It reads up to 16× the limit (at least
 		// 1 MiB) and the handler answers 413 itself; only bodies beyond that are cut off.
