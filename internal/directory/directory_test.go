@@ -1,0 +1,238 @@
+package directory_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ssogate/ssogate/internal/directory"
+	"github.com/ssogate/ssogate/internal/store/embedded"
+)
+
+// flaky wraps a real store and fails lookups while down is set: the store outage of SPEC
+// section 3 without stopping a process.
+type flaky struct {
+	directory.Store
+	down    atomic.Bool
+	lookups atomic.Int64
+}
+
+var errDown = errors.New("store down")
+
+func (f *flaky) Lookup(ctx context.Context, ns directory.Namespace, name string) ([]string, error) {
+	f.lookups.Add(1)
+	if f.down.Load() {
+		return nil, errDown
+	}
+	return f.Store.Lookup(ctx, ns, name)
+}
+
+func (f *flaky) ListClusters(ctx context.Context) ([]directory.Cluster, error) {
+	if f.down.Load() {
+		return nil, errDown
+	}
+	return f.Store.ListClusters(ctx)
+}
+
+func newDirectory(t *testing.T, opts directory.Options) (*directory.Directory, *flaky) {
+	t.Helper()
+	s, err := embedded.Open(filepath.Join(t.TempDir(), "d.db"), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	f := &flaky{Store: s}
+	d := directory.New(f, opts)
+	ctx := context.Background()
+	for _, c := range []directory.Cluster{
+		{Code: "b", Name: "B", SSOURL: "http://127.0.0.1:1/sso", ServerURL: "http://127.0.0.1:1/s", Enabled: true},
+		{Code: "a", Name: "A", SSOURL: "http://127.0.0.1:2/sso", ServerURL: "http://127.0.0.1:2/s", Enabled: true},
+	} {
+		if _, err := d.PutCluster(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d, f
+}
+
+func TestResolve(t *testing.T) {
+	d, _ := newDirectory(t, directory.Options{})
+	ctx := context.Background()
+	must(t, d.Bind(ctx, directory.NamespaceUser, "one", "A"))
+	must(t, d.Bind(ctx, directory.NamespaceUser, "two", "B"))
+	must(t, d.Bind(ctx, directory.NamespaceUser, "two", "a"))
+	must(t, d.Bind(ctx, directory.NamespaceManager, "boss", "B"))
+
+	var amb *directory.AmbiguousError
+	for _, tc := range []struct {
+		name, ns, user, invite, want string
+		err                         error
+	}{
+		{name: "one cluster", user: "one", want: "A"},
+		{name: "trimmed username", user: "  one ", want: "A"},
+		{name: "case matters by default", user: "ONE", err: directory.ErrUnknownUser},
+		{name: "unknown user", user: "zed", err: directory.ErrUnknownUser},
+		{name: "two clusters", user: "two", err: amb},
+		{name: "invite picks one", user: "two", invite: " b ", want: "B"},
+		{name: "invite not bound", user: "one", invite: "B", err: directory.ErrBadInviteCode},
+		{name: "invite unknown", user: "one", invite: "C", err: directory.ErrBadInviteCode},
+		{name: "invite malformed", user: "one", invite: "a b", err: directory.ErrBadInviteCode},
+		{name: "manager namespace", ns: "manager", user: "boss", want: "B"},
+		{name: "namespaces are separate", user: "boss", err: directory.ErrUnknownUser},
+		{name: "invalid username", user: "a\x00b", err: directory.ErrInvalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := directory.NamespaceFor(tc.ns)
+			c, err := d.Resolve(ctx, ns, tc.user, tc.invite)
+			switch {
+			case tc.err == amb:
+				if !errors.As(err, &amb) || len(amb.Choices) != 2 || amb.Choices[0].Code != "A" || amb.Choices[1].Code != "B" {
+					t.Fatalf("want 2 choices ordered by code, got %v", err)
+				}
+			case tc.err != nil:
+				if !errors.Is(err, tc.err) {
+					t.Fatalf("err = %v, want %v", err, tc.err)
+				}
+			case err != nil || c.Code != tc.want:
+				t.Fatalf("got %q, %v; want %q", c.Code, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestCaseInsensitiveFoldsUsernames(t *testing.T) {
+	d, _ := newDirectory(t, directory.Options{CaseInsensitive: true})
+	ctx := context.Background()
+	must(t, d.Bind(ctx, directory.NamespaceUser, "Alice", "A"))
+	if c, err := d.Resolve(ctx, directory.NamespaceUser, "ALICE", ""); err != nil || c.Code != "A" {
+		t.Fatalf("got %v %v", c.Code, err)
+	}
+}
+
+func TestCacheServesHitsAndIsInvalidatedByWrites(t *testing.T) {
+	d, f := newDirectory(t, directory.Options{})
+	ctx := context.Background()
+	if _, err := d.Resolve(ctx, directory.NamespaceUser, "late", ""); !errors.Is(err, directory.ErrUnknownUser) {
+		t.Fatal(err)
+	}
+	before := f.lookups.Load()
+	if _, err := d.Resolve(ctx, directory.NamespaceUser, "late", ""); !errors.Is(err, directory.ErrUnknownUser) {
+		t.Fatal(err)
+	}
+	if f.lookups.Load() != before {
+		t.Fatal("a negative answer was not cached")
+	}
+	// A bind must be visible at once, despite the cached "unknown".
+	must(t, d.Bind(ctx, directory.NamespaceUser, "late", "A"))
+	if c, err := d.Resolve(ctx, directory.NamespaceUser, "late", ""); err != nil || c.Code != "A" {
+		t.Fatalf("after bind: %v %v", c.Code, err)
+	}
+	must(t, d.Unbind(ctx, directory.NamespaceUser, "late", "A"))
+	if _, err := d.Resolve(ctx, directory.NamespaceUser, "late", ""); !errors.Is(err, directory.ErrUnknownUser) {
+		t.Fatalf("after unbind: %v", err)
+	}
+	if s := d.Stats(); s.CacheHits == 0 || s.CacheMisses == 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+func TestStoreOutageServesLastKnownGoodAndNeverAWrong1004(t *testing.T) {
+	d, f := newDirectory(t, directory.Options{CacheTTL: time.Millisecond, StaleIfError: time.Hour})
+	ctx := context.Background()
+	must(t, d.Bind(ctx, directory.NamespaceUser, "cached", "A"))
+	if _, err := d.Resolve(ctx, directory.NamespaceUser, "cached", ""); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond) // the entry is past its TTL: the store is asked again
+	f.down.Store(true)
+	if c, err := d.Resolve(ctx, directory.NamespaceUser, "cached", ""); err != nil || c.Code != "A" {
+		t.Fatalf("cached user during the outage: %v %v", c.Code, err)
+	}
+	_, err := d.Resolve(ctx, directory.NamespaceUser, "uncached", "")
+	if !directory.IsUnavailable(err) || errors.Is(err, directory.ErrUnknownUser) {
+		t.Fatalf("uncached user during the outage: %v (must be unavailable, never unknown)", err)
+	}
+	if d.Stats().StaleServed == 0 {
+		t.Fatal("stale answers not counted")
+	}
+	f.down.Store(false)
+	if _, err := d.Resolve(ctx, directory.NamespaceUser, "uncached", ""); !errors.Is(err, directory.ErrUnknownUser) {
+		t.Fatalf("after recovery: %v", err)
+	}
+}
+
+func TestStaleIfErrorIsBounded(t *testing.T) {
+	d, f := newDirectory(t, directory.Options{CacheTTL: time.Millisecond, StaleIfError: 20 * time.Millisecond})
+	ctx := context.Background()
+	must(t, d.Bind(ctx, directory.NamespaceUser, "u", "A"))
+	if _, err := d.Resolve(ctx, directory.NamespaceUser, "u", ""); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(40 * time.Millisecond)
+	f.down.Store(true)
+	if _, err := d.Resolve(ctx, directory.NamespaceUser, "u", ""); !directory.IsUnavailable(err) {
+		t.Fatalf("an answer older than stale_if_error was served: %v", err)
+	}
+}
+
+func TestCacheIsBounded(t *testing.T) {
+	d, _ := newDirectory(t, directory.Options{CacheSize: 640})
+	ctx := context.Background()
+	for i := range 5000 {
+		d.Resolve(ctx, directory.NamespaceUser, fmt.Sprintf("user%d", i), "")
+	}
+	if n := d.Stats().CachedUsernames; n > 640 || n < 320 {
+		t.Fatalf("cache holds %d usernames, bound 640", n)
+	}
+}
+
+func TestDeleteClusterLeavesAnswersAtOnce(t *testing.T) {
+	d, _ := newDirectory(t, directory.Options{})
+	ctx := context.Background()
+	must(t, d.Bind(ctx, directory.NamespaceUser, "u", "A"))
+	must(t, d.Bind(ctx, directory.NamespaceUser, "u", "B"))
+	must(t, d.DeleteCluster(ctx, "b"))
+	if c, err := d.Resolve(ctx, directory.NamespaceUser, "u", ""); err != nil || c.Code != "A" {
+		t.Fatalf("got %v %v", c.Code, err)
+	}
+	if err := d.Bind(ctx, directory.NamespaceUser, "u", "B"); !errors.Is(err, directory.ErrNotFound) {
+		t.Fatalf("binding to a deleted cluster: %v", err)
+	}
+}
+
+func TestValidation(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		c    directory.Cluster
+		ok   bool
+	}{
+		{"valid", directory.Cluster{Code: "ok_1-x", Name: "n", SSOURL: "https://sso.example/sso", ServerURL: "http://s"}, true},
+		{"code too long", directory.Cluster{Code: string(make([]byte, 65)), Name: "n", SSOURL: "http://a", ServerURL: "http://s"}, false},
+		{"code with a dot", directory.Cluster{Code: "a.b", Name: "n", SSOURL: "http://a", ServerURL: "http://s"}, false},
+		{"no name", directory.Cluster{Code: "a", SSOURL: "http://a", ServerURL: "http://s"}, false},
+		{"relative sso url", directory.Cluster{Code: "a", Name: "n", SSOURL: "/sso", ServerURL: "http://s"}, false},
+		{"credentials in url", directory.Cluster{Code: "a", Name: "n", SSOURL: "http://u:p@a", ServerURL: "http://s"}, false},
+		{"ftp token url", directory.Cluster{Code: "a", Name: "n", SSOURL: "http://a", ServerURL: "http://s", TokenURL: "ftp://x"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.c.Validate()
+			if (err == nil) != tc.ok {
+				t.Fatalf("Validate() = %v", err)
+			}
+			if err != nil && !errors.Is(err, directory.ErrInvalid) {
+				t.Fatalf("not ErrInvalid: %v", err)
+			}
+		})
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
