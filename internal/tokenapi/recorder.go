@@ -12,7 +12,8 @@ import (
 
 // refreshRecorder writes refresh-token records off the hot path: a login answers as soon as the
 // SSO has, and a failed side write never fails it (SPEC section 3: it is logged and counted).
-// A few concurrent writers let stores that batch (bbolt's Batch) coalesce their commits.
+// Many concurrent writers let stores that batch coalesce their commits: bbolt's Batch turns
+// the writes waiting at one moment into one fsync, Redis pipelines them on one connection.
 type refreshRecorder struct {
 	store    refresh.Store
 	ttl      time.Duration
@@ -27,7 +28,7 @@ type refreshRecord struct{ key, code string }
 
 const (
 	refreshQueue   = 16384
-	refreshWriters = 16
+	refreshWriters = 256
 )
 
 func newRefreshRecorder(store refresh.Store, ttl, timeout time.Duration, logger *slog.Logger) *refreshRecorder {

@@ -1,0 +1,160 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/ssogate/ssogate/internal/directory"
+	"github.com/ssogate/ssogate/internal/ratelimit"
+	"github.com/ssogate/ssogate/internal/refresh"
+)
+
+var (
+	_ directory.Store    = (*Store)(nil)
+	_ directory.Watcher  = (*Store)(nil)
+	_ refresh.Store      = (*Store)(nil)
+	_ ratelimit.Counters = (*Store)(nil)
+)
+
+// Options configure the connection to Redis.
+type Options struct {
+	// Addrs are host:port addresses. One address is a standalone server (or any node of a
+	// Redis Cluster, which is detected); several are nodes of a Redis Cluster. With
+	// MasterName set they are Sentinels instead.
+	Addrs []string
+	// MasterName selects Sentinel mode: the name of the master the Sentinels watch.
+	MasterName string
+	// Password authenticates to the Redis servers (not to the Sentinels).
+	Password string
+	// DB selects the database of a standalone or Sentinel-managed server (Cluster has only 0).
+	DB int
+	// Prefix starts every key and the change channel, so several deployments (or test runs)
+	// can share one Redis; default "ssogate:". It should not contain '{' or '}': a hash tag
+	// in the prefix would put every key into one Cluster slot.
+	Prefix string
+	// Timeout bounds every Redis round trip of an operation (default 1 s, SPEC section 3
+	// store.timeout), so that a Redis that is down or stalled never hangs a caller.
+	Timeout time.Duration
+	Logger  *slog.Logger
+}
+
+const defaultPrefix = "ssogate:"
+
+// Store is the Redis backend. It is safe for concurrent use.
+type Store struct {
+	client  rueidis.Client
+	clientO rueidis.ClientOption // kept to open the dedicated pub/sub client of Watch
+	keys    keys
+	timeout time.Duration
+	log     *slog.Logger
+
+	// The sweeper removes bindings of deleted clusters in the background (clusters.go).
+	sweepKick chan struct{}
+	stop      context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// Open connects to Redis and checks that it answers within opts.Timeout. It fails when Redis
+// is unreachable: the caller decides whether to retry.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	if len(opts.Addrs) == 0 {
+		return nil, errors.New("redis store: no address given")
+	}
+	if opts.Prefix == "" {
+		opts.Prefix = defaultPrefix
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	co := rueidis.ClientOption{
+		InitAddress: opts.Addrs,
+		Password:    opts.Password,
+		SelectDB:    opts.DB,
+		// The Directory keeps its own bounded cache with last-known-good semantics
+		// (directory/cache.go); rueidis's cache is flushed on disconnect, which is exactly
+		// when the gateway needs its copy, so it would only duplicate memory.
+		DisableCache: true,
+		Dialer:       net.Dialer{Timeout: opts.Timeout, KeepAlive: time.Second},
+		// A stalled server (not a refused connection) is noticed by this deadline and the
+		// connection is replaced; each call's own ctx deadline returns earlier to the caller.
+		ConnWriteTimeout: max(3*opts.Timeout, 3*time.Second),
+	}
+	if opts.MasterName != "" {
+		co.Sentinel = rueidis.SentinelOption{MasterSet: opts.MasterName, Dialer: co.Dialer}
+	}
+	client, err := rueidis.NewClient(co)
+	if err != nil {
+		return nil, fmt.Errorf("redis store: connect to %s: %w", strings.Join(opts.Addrs, ","), err)
+	}
+	sctx, stop := context.WithCancel(context.Background())
+	s := &Store{
+		client: client, clientO: co, keys: newKeys(opts.Prefix), timeout: opts.Timeout,
+		log: opts.Logger, sweepKick: make(chan struct{}, 1), stop: stop,
+	}
+	if err := s.Ping(ctx); err != nil {
+		stop()
+		client.Close()
+		return nil, err
+	}
+	opts.Logger.Info("redis store connected", "mode", string(client.Mode()), "addrs", opts.Addrs, "prefix", opts.Prefix)
+	s.wg.Add(1)
+	go s.sweeper(sctx)
+	s.kickSweep() // resume a sweep that a previous process did not finish
+	return s, nil
+}
+
+// Close stops the background sweep and closes the connections. It is safe to call twice.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.stop()
+		s.wg.Wait()
+		s.client.Close()
+	})
+	return nil
+}
+
+// Ping reports whether Redis answers (readiness). In Redis Cluster it also requires
+// cluster_state:ok, so that a master lost without failover makes the instance not ready.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel, err := s.op(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	if s.client.Mode() == rueidis.ClientModeCluster {
+		info, err := s.client.Do(ctx, s.client.B().ClusterInfo().Build()).ToString()
+		if err != nil {
+			return fmt.Errorf("redis store: cluster info: %w", err)
+		}
+		if !strings.Contains(info, "cluster_state:ok") {
+			return errors.New("redis store: cluster_state is not ok")
+		}
+		return nil
+	}
+	if err := s.client.Do(ctx, s.client.B().Ping().Build()).Error(); err != nil {
+		return fmt.Errorf("redis store: ping: %w", err)
+	}
+	return nil
+}
+
+// op bounds one operation by the store timeout and refuses an already-ended context before
+// anything is sent, so a refused call never half-applies.
+func (s *Store) op(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, fmt.Errorf("redis store: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	return ctx, cancel, nil
+}
