@@ -97,11 +97,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		stdout.Write(out)
 		return 0
 	}
-	logger := newLogger(cfg, stderr)
+	level := new(slog.LevelVar)
+	level.Set(cfg.SlogLevel())
+	logger := newLogger(cfg, level, stderr)
 	for _, name := range config.UnknownEnv(os.Environ()) {
 		logger.Warn("ignoring unknown environment variable", "name", name)
 	}
-	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: logger, ConfigPath: *path})
+	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: logger, ConfigPath: *path, LogLevel: level})
 	if err != nil {
 		logger.Error("start failed", "err", err)
 		return 1
@@ -125,8 +127,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.SlogLevel()}
+func newLogger(cfg config.Config, level *slog.LevelVar, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
 	if cfg.LogFormat == "text" {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}

@@ -46,9 +46,11 @@ type Config struct {
 // HTTPConfig protects the public listener from slow and greedy clients (SPEC section 6).
 type HTTPConfig struct {
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
-	// ReadTimeout covers the whole request, body included.
+	// ReadTimeout bounds reading the body once the headers are in (read_header_timeout
+	// bounds the request line and headers).
 	ReadTimeout time.Duration `yaml:"read_timeout"`
-	// WriteTimeout must outlast sso.timeout, or slow SSO answers are cut off.
+	// WriteTimeout bounds writing an answer; kept longer than sso.timeout so no deployment
+	// behind a stricter proxy cuts off a slow SSO's answer.
 	WriteTimeout   time.Duration `yaml:"write_timeout"`
 	IdleTimeout    time.Duration `yaml:"idle_timeout"`
 	MaxHeaderBytes int           `yaml:"max_header_bytes"`
@@ -96,8 +98,7 @@ type SSOConfig struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// MaxInFlight bounds concurrent requests per cluster; beyond it the answer is an
 	// immediate 1002 temporarily_unavailable.
-	MaxInFlight            int `yaml:"max_in_flight"`
-	MaxIdleConnsPerCluster int `yaml:"max_idle_conns_per_cluster"`
+	MaxInFlight int `yaml:"max_in_flight"`
 	// BreakerFailures consecutive transport failures, timeouts or 5xx open a cluster's
 	// breaker for BreakerOpenFor.
 	BreakerFailures int           `yaml:"breaker_failures"`
@@ -156,12 +157,11 @@ func Default() Config {
 			ClusterRefresh: 10 * time.Second,
 		},
 		SSO: SSOConfig{
-			ConnectTimeout:         3 * time.Second,
-			Timeout:                10 * time.Second,
-			MaxInFlight:            256,
-			MaxIdleConnsPerCluster: 256,
-			BreakerFailures:        5,
-			BreakerOpenFor:         10 * time.Second,
+			ConnectTimeout:  3 * time.Second,
+			Timeout:         10 * time.Second,
+			MaxInFlight:     256,
+			BreakerFailures: 5,
+			BreakerOpenFor:  10 * time.Second,
 		},
 		Refresh: RefreshConfig{TTL: 30 * 24 * time.Hour},
 		RateLimit: RateLimitConfig{

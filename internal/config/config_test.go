@@ -135,14 +135,13 @@ func TestEnvVarsCoverEveryKey(t *testing.T) {
 		names[ev.name] = ev.key
 	}
 	for name, key := range map[string]string{
-		"SSOGATE_LISTEN":                         "listen",
-		"SSOGATE_ADMIN_TOKEN":                    "admin_token",
-		"SSOGATE_STORE_REDIS_ADDRS":              "store.redis_addrs",
-		"SSOGATE_CACHE_STALE_IF_ERROR":           "cache.stale_if_error",
-		"SSOGATE_HTTP_TRUSTED_PROXIES":           "http.trusted_proxies",
-		"SSOGATE_SSO_MAX_IDLE_CONNS_PER_CLUSTER": "sso.max_idle_conns_per_cluster",
-		"SSOGATE_RATELIMIT_ENABLED":              "ratelimit.enabled",
-		"SSOGATE_USERNAME_CASE_INSENSITIVE":      "username_case_insensitive",
+		"SSOGATE_LISTEN":                    "listen",
+		"SSOGATE_ADMIN_TOKEN":               "admin_token",
+		"SSOGATE_STORE_REDIS_ADDRS":         "store.redis_addrs",
+		"SSOGATE_CACHE_STALE_IF_ERROR":      "cache.stale_if_error",
+		"SSOGATE_HTTP_TRUSTED_PROXIES":      "http.trusted_proxies",
+		"SSOGATE_RATELIMIT_ENABLED":         "ratelimit.enabled",
+		"SSOGATE_USERNAME_CASE_INSENSITIVE": "username_case_insensitive",
 	} {
 		if names[name] != key {
 			t.Errorf("variable %s maps to %q, want %q", name, names[name], key)

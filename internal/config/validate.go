@@ -86,7 +86,7 @@ func (c *Config) Validate() error {
 			v.add(fmt.Sprintf("http.trusted_proxies[%d]", i), "must be an IP address or a CIDR, got %q", p)
 		}
 	}
-	// net/http's WriteTimeout runs while the SSO is being asked: a shorter one would cut off
+	// A write timeout shorter than the SSO's would cut off
 	// answers the SSO is still allowed to give (SPEC section 4).
 	if h.WriteTimeout > 0 && c.SSO.Timeout > 0 && h.WriteTimeout <= c.SSO.Timeout {
 		v.add("http.write_timeout", "must be longer than sso.timeout (%s), got %s", c.SSO.Timeout, h.WriteTimeout)
@@ -130,7 +130,6 @@ func (c *Config) Validate() error {
 		v.add("sso.connect_timeout", "must not exceed sso.timeout (%s), got %s", o.Timeout, o.ConnectTimeout)
 	}
 	positive(v, "sso.max_in_flight", o.MaxInFlight)
-	positive(v, "sso.max_idle_conns_per_cluster", o.MaxIdleConnsPerCluster)
 	positive(v, "sso.breaker_failures", o.BreakerFailures)
 	positive(v, "sso.breaker_open_for", o.BreakerOpenFor)
 

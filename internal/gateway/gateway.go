@@ -51,6 +51,7 @@ type Gateway struct {
 	// reloadMu serialises reloads (SIGHUP and POST /admin/reload).
 	reloadMu   sync.Mutex
 	configPath string
+	logLevel   *slog.LevelVar
 }
 
 // Options are what New needs besides the configuration.
@@ -60,25 +61,31 @@ type Options struct {
 	ConfigPath string
 	// Store, when set, is used instead of opening cfg.Store (tests and the demo).
 	Store Backend
+	// LogLevel, when set, is the level of Logger's handler: Reload applies log_level to it.
+	LogLevel *slog.LevelVar
 }
 
 // New opens the store and both listeners (so ":0" addresses are known before Run) and wires
 // everything. On error everything opened so far is closed.
-func New(ctx context.Context, cfg config.Config, opts Options) (g *Gateway, err error) {
+func New(ctx context.Context, cfg config.Config, opts Options) (*Gateway, error) {
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	g = &Gateway{cfg: cfg, logger: logger, configPath: opts.ConfigPath, metrics: metrics.New()}
-	defer func() {
-		if err != nil {
-			g.Close()
-		}
-	}()
+	g := &Gateway{cfg: cfg, logger: logger, configPath: opts.ConfigPath, logLevel: opts.LogLevel, metrics: metrics.New()}
+	if err := g.init(ctx, opts); err != nil {
+		g.Close()
+		return nil, err
+	}
+	return g, nil
+}
+
+func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
+	cfg, logger := g.cfg, g.logger
 	g.store = opts.Store
 	if g.store == nil {
 		if g.store, err = openStore(ctx, cfg, logger); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	g.dir = directory.New(g.store, directory.Options{
@@ -91,7 +98,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (g *Gateway, err 
 		Logger:          logger,
 	})
 	if err := g.upsertClusters(ctx, cfg.Clusters); err != nil {
-		return nil, err
+		return err
 	}
 	if err := g.dir.ReloadClusters(ctx); err != nil {
 		logger.Warn("clusters not loaded yet; the directory answers temporarily_unavailable until the store is reachable", "err", err)
@@ -146,7 +153,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (g *Gateway, err 
 	}, logger)
 
 	if g.adminToken, err = g.resolveAdminToken(); err != nil {
-		return nil, err
+		return err
 	}
 	g.admin = &http.Server{
 		Handler: admin.New(admin.Options{
@@ -165,12 +172,12 @@ func New(ctx context.Context, cfg config.Config, opts Options) (g *Gateway, err 
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	if g.publicLn, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return nil, fmt.Errorf("listen: %w", err)
+		return fmt.Errorf("listen: %w", err)
 	}
 	if g.adminLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
-		return nil, fmt.Errorf("admin_listen: %w", err)
+		return fmt.Errorf("admin_listen: %w", err)
 	}
-	return g, nil
+	return nil
 }
 
 // counters picks the brute-force counters: the shared store when there are several instances
@@ -317,8 +324,12 @@ func (g *Gateway) Reload(ctx context.Context) error {
 	if err := g.upsertClusters(ctx, cfg.Clusters); err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
-	if cfg.Listen != g.cfg.Listen || cfg.AdminListen != g.cfg.AdminListen || cfg.Store.Driver != g.cfg.Store.Driver {
-		g.logger.Warn("reload: listen, admin_listen and store changes need a restart")
+	if g.logLevel != nil {
+		g.logLevel.Set(cfg.SlogLevel())
+	}
+	if cfg.Listen != g.cfg.Listen || cfg.AdminListen != g.cfg.AdminListen || cfg.Store.Driver != g.cfg.Store.Driver ||
+		cfg.RateLimit != g.cfg.RateLimit || cfg.SSO != g.cfg.SSO || cfg.Cache != g.cfg.Cache {
+		g.logger.Warn("reload: only clusters and log_level change at run time; listen, store, sso, cache and ratelimit changes need a restart")
 	}
 	g.logger.Info("configuration reloaded", "clusters", len(cfg.Clusters))
 	return nil

@@ -2,6 +2,7 @@ package tokenapi
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"strings"
 	"unicode/utf8"
@@ -36,27 +37,39 @@ const maxParams = 64
 // parseRequest fills r from ctx, checking encoding, repetition and client credentials
 // (SPEC section 2, check 1). grant-specific checks happen in the grant handlers.
 func parseRequest(ctx *fasthttp.RequestCtx, r *tokenRequest) *gatewayError {
-	body := &ctx.Request
-	if len(body.Body()) > 0 && !isForm(body.Header.ContentType()) {
-		return errBadContentType
+	// Problems with the parameters are reported after the client check: SPEC section 2 puts
+	// invalid_client first.
+	var problem *gatewayError
+	if len(ctx.Request.Body()) > 0 && !isForm(ctx.Request.Header.ContentType()) {
+		problem = errBadContentType
 	}
-	post := ctx.PostArgs()
+	post := ctx.PostArgs() // empty unless the body is a form
 	query := ctx.QueryArgs()
 	if post.Len()+query.Len() > maxParams {
-		return errRepeatedParam
+		problem = cmp.Or(problem, errRepeatedParam)
 	}
-	if e := checkArgs(post); e != nil {
-		return e
-	}
-	if e := checkArgs(query); e != nil {
-		return e
-	}
+	problem = cmp.Or(problem, checkArgs(post), checkArgs(query))
+
 	param := func(name string) string {
 		if v := post.Peek(name); v != nil {
 			return string(v)
 		}
 		return string(query.Peek(name))
 	}
+	if auth := ctx.Request.Header.Peek("Authorization"); len(auth) > 0 {
+		r.authorization = auth
+		id, ok := parseBasic(auth)
+		if !ok {
+			return errMalformedBasic
+		}
+		r.clientID = id
+	} else if r.clientID = param("client_id"); r.clientID == "" {
+		return errMissingClient
+	}
+	if problem != nil {
+		return problem
+	}
+
 	r.grantType = param("grant_type")
 	r.username = strings.TrimSpace(param("username"))
 	r.password = param("password")
@@ -76,20 +89,6 @@ func parseRequest(ctx *fasthttp.RequestCtx, r *tokenRequest) *gatewayError {
 	})
 	if r.fwd.Has("username") {
 		r.fwd.Set("username", r.username)
-	}
-
-	if auth := ctx.Request.Header.Peek("Authorization"); len(auth) > 0 {
-		r.authorization = auth
-		id, ok := parseBasic(auth)
-		if !ok {
-			return errMalformedBasic
-		}
-		r.clientID = id
-		return nil
-	}
-	r.clientID = param("client_id")
-	if r.clientID == "" {
-		return errMissingClient
 	}
 	return nil
 }
