@@ -149,7 +149,7 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 		IdleTimeout:       cfg.HTTP.IdleTimeout,
 		MaxHeaderBytes:    cfg.HTTP.MaxHeaderBytes,
 		MaxBodyBytes:      int(cfg.MaxBodyBytes),
-		MaxConns:          cfg.HTTP.MaxConns,
+		// The connection bound is the listener's (a JSON 503 past it), not fasthttp's.
 	}, logger)
 
 	if g.adminToken, err = g.resolveAdminToken(); err != nil {
@@ -174,6 +174,7 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 	if g.publicLn, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	g.publicLn = tokenapi.LimitListener(g.publicLn, cfg.HTTP.MaxConns)
 	if g.adminLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
 		return fmt.Errorf("admin_listen: %w", err)
 	}
