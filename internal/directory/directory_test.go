@@ -70,7 +70,7 @@ func TestResolve(t *testing.T) {
 	var amb *directory.AmbiguousError
 	for _, tc := range []struct {
 		name, ns, user, invite, want string
-		err                         error
+		err                          error
 	}{
 		{name: "one cluster", user: "one", want: "A"},
 		{name: "trimmed username", user: "  one ", want: "A"},

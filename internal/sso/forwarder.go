@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,9 +65,25 @@ type Unavailable struct {
 
 func (e *Unavailable) Error() string {
 	if e.Err != nil {
-		return fmt.Sprintf("sso of cluster %s unavailable: %s: %v", e.Cluster, e.Reason, e.Err)
+		return fmt.Sprintf("sso of cluster %s unavailable: %s: %s", e.Cluster, e.Reason, redactPeerBytes(e.Err.Error()))
 	}
 	return fmt.Sprintf("sso of cluster %s unavailable: %s", e.Cluster, e.Reason)
+}
+
+// redactPeerBytes cuts an error message where bytes the SSO sent start: fasthttp's errors
+// quote a malformed response line or header and a snippet of the buffer, which may hold a
+// token, and this error is logged (SPEC section 6: never a token in the logs).
+func redactPeerBytes(msg string) string {
+	cut := len(msg)
+	for _, marker := range []string{`"`, "'", "`", "buffer size=", "contents:"} {
+		if i := strings.Index(msg, marker); i >= 0 && i < cut {
+			cut = i
+		}
+	}
+	if cut == len(msg) {
+		return msg
+	}
+	return strings.TrimRight(msg[:cut], " :,") + " [response bytes redacted]"
 }
 
 func (e *Unavailable) Unwrap() error { return e.Err }
@@ -241,6 +258,7 @@ func (f *Forwarder) newUpstream(code, tokenURL string) (*upstream, error) {
 		RetryIfErr:                func(*fasthttp.Request, int, error) (bool, bool) { return false, false },
 		NoDefaultUserAgentHeader:  true,
 		DisablePathNormalizing:    true,
+		SecureErrorLogMessage:     true, // errors leave the SSO's bytes out (see redactPeerBytes)
 	}
 	settings := gobreaker.Settings{
 		Name:        code,

@@ -107,6 +107,7 @@ type exchange struct {
 	cluster   string
 	code      int
 	ssoStatus int
+	grantWord string // x.grant(), kept for the access log once req is back in the pool
 }
 
 // ServeFastHTTP answers one request on the public listener.
@@ -123,7 +124,7 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 		if h.opts.AccessLog {
 			h.opts.Logger.LogAttrs(context.Background(), slog.LevelInfo, "access",
 				slog.String("request_id", x.requestID), slog.String("ip", x.ip.String()),
-				slog.String("grant", x.grant()), slog.String("cluster", x.cluster),
+				slog.String("grant", x.grantWord), slog.String("cluster", x.cluster),
 				slog.Int("code", x.code), slog.Int("sso_status", x.ssoStatus),
 				slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000))
 		}
@@ -143,7 +144,12 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	req := h.reqPool.Get().(*tokenRequest)
-	defer func() { req.reset(); h.reqPool.Put(req) }()
+	defer func() {
+		// The access log runs after this, when req may already serve another request.
+		x.grantWord, x.req = x.grant(), nil
+		req.reset()
+		h.reqPool.Put(req)
+	}()
 	x.req = req
 	if e := parseRequest(ctx, req); e != nil {
 		h.writeError(&x, e)

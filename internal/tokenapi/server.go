@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -49,9 +50,12 @@ func NewServer(h *Handler, l Limits, logger *slog.Logger) *fasthttp.Server {
 		},
 		CloseOnShutdown:              true,
 		DisablePreParseMultipartForm: true,
+		SecureErrorLogMessage:        true, // see fasthttpLogger
 		Logger:                       fasthttpLogger{logger},
 	}
 }
+
+var errRequestTimeout = &gatewayError{status: 408, word: errInvalidRequest, message: "请求超时", description: "请求发送过慢,连接已超时"}
 
 // serveParseError answers requests fasthttp could not read, still in JSON with code 1002.
 func (h *Handler) serveParseError(ctx *fasthttp.RequestCtx, err error) {
@@ -64,6 +68,10 @@ func (h *Handler) serveParseError(ctx *fasthttp.RequestCtx, err error) {
 		h.writeError(&x, errBodyTooLarge)
 	case errors.As(err, &small), errors.Is(err, fasthttp.ErrSmallReadBuffer):
 		h.writeError(&x, errHeaderTooLarge)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// read_header_timeout or read_timeout ran out while the request was arriving (a slow
+		// or slowloris client): RFC 9110 section 15.5.9.
+		h.writeError(&x, errRequestTimeout)
 	default:
 		h.writeError(&x, errBadHTTP)
 	}
@@ -75,6 +83,27 @@ func (h *Handler) serveParseError(ctx *fasthttp.RequestCtx, err error) {
 type fasthttpLogger struct{ l *slog.Logger }
 
 func (f fasthttpLogger) Printf(format string, args ...any) {
-	// fasthttp's own messages name connection errors only, never request contents.
-	f.l.Debug("fasthttp", "msg", strings.TrimSpace(fmt.Sprintf(format, args...)))
+	// fasthttp's parse errors quote what the client sent: the offending header line and a
+	// snippet of the buffer, Authorization header included. Each error is kept up to its
+	// first quoted part (SPEC section 6: never the password, secret or Authorization header).
+	for i, a := range args {
+		if err, ok := a.(error); ok {
+			args[i] = redactClientBytes(err.Error())
+		}
+	}
+	f.l.Debug("fasthttp", "detail", strings.TrimSpace(fmt.Sprintf(format, args...)))
+}
+
+// redactClientBytes cuts a fasthttp error message where request bytes start.
+func redactClientBytes(msg string) string {
+	cut := len(msg)
+	for _, marker := range []string{`"`, "'", "`", "buffer size=", "contents:"} {
+		if i := strings.Index(msg, marker); i >= 0 && i < cut {
+			cut = i
+		}
+	}
+	if cut == len(msg) {
+		return msg
+	}
+	return strings.TrimRight(msg[:cut], " :,") + " [request bytes redacted]"
 }
