@@ -57,10 +57,9 @@ func (s *Store) Unbind(ctx context.Context, ns directory.Namespace, username, co
 // its own store deadline. directory.BulkBindBatch (5000) is one round.
 const bindChunk = 5000
 
-// BindMany binds a batch to one cluster. Usernames are grouped by hash tag so that one script
-// call binds every username of the batch that falls into the same run of buckets, and all
-// calls of a chunk go out in one pipeline: a bulk import runs at Redis speed (SPEC section 7,
-// 1 million bindings in under 10 s).
+// BindMany binds a batch to one cluster, pipelined: a bulk import runs at Redis speed (SPEC
+// section 7, 1 million bindings in under 10 s). Each username is bound atomically, by HSETNX
+// when it has no binding yet, else by the bind script.
 func (s *Store) BindMany(ctx context.Context, ns directory.Namespace, code string, usernames []string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redis store: %w", err)
@@ -95,29 +94,48 @@ func (s *Store) bindChunk(ctx context.Context, ns directory.Namespace, id string
 		return err
 	}
 	defer cancel()
-	// Group by hash tag (tagSpan buckets share one), which is what a script may touch in
-	// Redis Cluster. Positions are grouped in a map: a batch spreads over ~1000 tags.
-	groups := make(map[int]*scriptCall, 1024)
-	order := make([]int, 0, 1024)
-	for _, name := range names {
-		pos := bucketOf(name)
-		tag := pos / tagSpan // short and long positions never share a tag number here
-		g := groups[tag]
-		if g == nil {
-			g = &scriptCall{args: []string{id}}
-			groups[tag] = g
-			order = append(order, tag)
-		}
-		g.keys = append(g.keys, s.keys.bucket(ns, pos))
-		g.args = append(g.args, name)
+	// First HSETNX, which binds a username that has no binding yet in one plain command:
+	// the common case of an import, and several times cheaper for Redis than a script call.
+	b := s.client.B()
+	cmds := make(rueidis.Commands, len(names))
+	for i, name := range names {
+		cmds[i] = b.Hsetnx().Key(s.keys.bucket(ns, bucketOf(name))).Field(name).Value(id).Build()
 	}
-	calls := make([]scriptCall, 0, len(order))
-	for _, tag := range order {
-		calls = append(calls, *groups[tag])
-	}
-	for _, r := range s.evalMulti(ctx, bindLua, calls) {
-		if err := r.Error(); err != nil {
+	var existing []string
+	for i, r := range s.client.DoMulti(ctx, cmds...) {
+		set, err := r.AsBool()
+		if err != nil {
 			return err
+		}
+		if !set {
+			existing = append(existing, names[i])
+		}
+	}
+	// Usernames that already had a field get the id added by the script, grouped by hash
+	// tag (tagSpan buckets share one), which is what a script may touch in Redis Cluster.
+	if len(existing) > 0 {
+		groups := make(map[int]*scriptCall)
+		var order []int
+		for _, name := range existing {
+			pos := bucketOf(name)
+			tag := pos / tagSpan // short and long positions never share a tag number here
+			g := groups[tag]
+			if g == nil {
+				g = &scriptCall{args: []string{id}}
+				groups[tag] = g
+				order = append(order, tag)
+			}
+			g.keys = append(g.keys, s.keys.bucket(ns, pos))
+			g.args = append(g.args, name)
+		}
+		calls := make([]scriptCall, 0, len(order))
+		for _, tag := range order {
+			calls = append(calls, *groups[tag])
+		}
+		for _, r := range s.evalMulti(ctx, bindLua, calls) {
+			if err := r.Error(); err != nil {
+				return err
+			}
 		}
 	}
 	s.announce(ctx, ns, names)

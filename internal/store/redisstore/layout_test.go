@@ -1,8 +1,12 @@
 package redisstore
 
 import (
+	"bytes"
 	"fmt"
+	"io"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -153,4 +157,30 @@ func TestSweep(t *testing.T) {
 			t.Errorf("after the sweep the field of %s/%q = %q, want %q", f.ns, f.name, got, f.want)
 		}
 	}
+}
+
+// TestEncodingLimitWarning: a server whose hash limits would turn buckets into hashtables is
+// reported at Open, since memory per binding would silently grow several times.
+func TestEncodingLimitWarning(t *testing.T) {
+	srv := startRedis(t, "--hash-max-listpack-value", "32")
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, nil))
+	openStore(t, Options{Addrs: []string{srv.addr}, Logger: logger})
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logs.String(), "setting=hash-max-listpack-value value=32 need=64") {
+		t.Fatalf("no warning about hash-max-listpack-value in the log:\n%s", logs.String())
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -44,15 +44,20 @@ func (s *Store) ListUsers(ctx context.Context, ns directory.Namespace, code, cur
 	if id == "" {
 		return nil, "", fmt.Errorf("list users: cluster %q: %w", code, directory.ErrNotFound)
 	}
-	budget := time.Now().Add(s.timeout / 2)
+	budget := time.Now().Add(s.pageBudget)
 	var page []string
+	// A round starts with one script call and doubles while pages stay unfilled: a dense
+	// cluster fills a page from one run without reading (and discarding) 15 more, a sparse
+	// one soon reads listPipeline runs per round trip.
+	width := 1
 	for round := 0; pos < totalBuckets; round++ {
 		// Every call does at least one round, so the cursor always moves.
 		if round > 0 && time.Now().After(budget) {
 			return page, formatCursor(pos, after), nil
 		}
 		var full bool
-		page, pos, after, full, err = s.listRound(ctx, ns, id, page, limit, pos, after)
+		page, pos, after, full, err = s.listRound(ctx, ns, id, page, limit, pos, after, width)
+		width = min(2*width, listPipeline)
 		if err != nil {
 			return nil, "", fmt.Errorf("redis store: list users of %q: %w", code, err)
 		}
@@ -68,22 +73,23 @@ const (
 	listPipeline = 16 // script calls per round trip
 )
 
-// listRound reads up to listPipeline runs of buckets from pos on, appends what belongs to the
+// listRound reads up to width runs of buckets from pos on, appends what belongs to the
 // page, and returns where the walk continues. full reports that the page reached limit, in
 // which case (pos, after) is the position after the last name taken.
 func (s *Store) listRound(ctx context.Context, ns directory.Namespace, id string, page []string, limit, pos int,
-	after string) (_ []string, nextPos int, nextAfter string, full bool, err error) {
-	want := strconv.Itoa(limit - len(page))
+	after string, width int) (_ []string, nextPos int, nextAfter string, full bool, err error) {
+	want := limit - len(page)
+	wantArg := strconv.Itoa(want)
 	var calls []scriptCall
 	var starts []int
-	for p := pos; p < totalBuckets && len(calls) < listPipeline; {
+	for p := pos; p < totalBuckets && len(calls) < width; {
 		end := runEnd(p, listRun)
 		ks := make([]string, 0, end-p)
 		starts = append(starts, p)
 		for ; p < end; p++ {
 			ks = append(ks, s.keys.bucket(ns, p))
 		}
-		calls = append(calls, scriptCall{keys: ks, args: []string{id, want}})
+		calls = append(calls, scriptCall{keys: ks, args: []string{id, wantArg}})
 	}
 	for i, r := range s.evalMulti(ctx, listLua, calls) {
 		arr, err := r.ToArray()
@@ -125,10 +131,10 @@ func (s *Store) listRound(ctx context.Context, ns directory.Namespace, id string
 			}
 			lastOff = int(off)
 		}
-		if len(arr)/2 >= limitOf(calls[i]) {
-			// The script stopped after bucket lastOff because it reached the count it was
-			// asked for (names filtered out above included): later runs of this round were
-			// read from the wrong place, so the next round starts right after lastOff.
+		if len(arr)/2 >= want {
+			// The script stopped after bucket lastOff because it counted enough names
+			// (including those filtered out above): the rest of its run was not read, so the
+			// next round starts right after lastOff and reads the later runs again.
 			return page, starts[i] + lastOff + 1, "", false, nil
 		}
 	}
@@ -137,11 +143,6 @@ func (s *Store) listRound(ctx context.Context, ns directory.Namespace, id string
 		next = runEnd(starts[last], listRun)
 	}
 	return page, next, "", false, nil
-}
-
-func limitOf(c scriptCall) int {
-	n, _ := strconv.Atoi(c.args[1])
-	return n
 }
 
 // formatCursor encodes a walk position; parseCursor reads it back. The name is base64url so

@@ -102,6 +102,37 @@ func TestMemoryPerBinding(t *testing.T) {
 	if n >= 10_000_000 && perBinding > avgName+8 {
 		t.Errorf("memory per binding %.2f exceeds username + 8 = %.2f (SPEC section 7)", perBinding, avgName+8)
 	}
+
+	// ListUsers at scale: every username exactly once, in pages of 1000.
+	start = time.Now()
+	seen, calls, cursor := 0, 0, ""
+	for {
+		page, next, err := s.ListUsers(ctx, directory.NamespaceUser, "A", cursor, 1000)
+		if err != nil {
+			t.Fatalf("ListUsers after %d calls: %v", calls, err)
+		}
+		calls++
+		seen += len(page)
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	t.Logf("ListUsers walk: %d usernames in %d calls, %s", seen, calls, time.Since(start).Round(time.Millisecond))
+	if seen != n {
+		t.Errorf("ListUsers listed %d usernames, want %d", seen, n)
+	}
+
+	// Deleting the cluster hides its bindings at once; the sweep frees them in the background.
+	start = time.Now()
+	if err := s.DeleteCluster(ctx, "A"); err != nil {
+		t.Fatal(err)
+	}
+	for redisCLI(t, srv.addr, "scard", s.keys.dead) != "0" {
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("sweep of %d bindings after DeleteCluster: %s; used_memory now %d bytes",
+		n, time.Since(start).Round(time.Millisecond), usedMemory(t, srv.addr))
 }
 
 func usedMemory(t *testing.T, addr string) int64 {

@@ -130,8 +130,11 @@ end
 return 1`)
 
 // sweepLua removes the ids in ARGV (deleted clusters) from every field of the buckets in
-// KEYS, and returns how many fields it changed.
+// KEYS, and returns how many fields it changed. Like listLua it first asks whether any of
+// its buckets exists: one call instead of one per bucket, which is what makes walking the
+// empty buckets of a small directory cheap (each redis.call costs ~0.7 us).
 var sweepLua = newScript(`
+if redis.call('EXISTS', unpack(KEYS)) == 0 then return 0 end
 local dead = {}
 for i = 1, #ARGV do dead[ARGV[i]] = true end
 local n = 0
@@ -160,6 +163,7 @@ return n`)
 // bucket in which the count reached ARGV[2]: the caller orders each bucket's names itself
 // (Lua compares strings by the server's locale, Go by bytes) and cuts the page.
 var listLua = newScript(`
+if redis.call('EXISTS', unpack(KEYS)) == 0 then return {} end
 local id, limit = ARGV[1], tonumber(ARGV[2])
 local out, got = {}, 0
 for k = 1, #KEYS do

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -54,7 +55,9 @@ type Store struct {
 	clientO rueidis.ClientOption // kept to open the dedicated pub/sub client of Watch
 	keys    keys
 	timeout time.Duration
-	log     *slog.Logger
+	// pageBudget is how long a ListUsers call starts new rounds (half the timeout).
+	pageBudget time.Duration
+	log        *slog.Logger
 
 	// The sweeper removes bindings of deleted clusters in the background (clusters.go).
 	sweepKick chan struct{}
@@ -101,7 +104,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	sctx, stop := context.WithCancel(context.Background())
 	s := &Store{
 		client: client, clientO: co, keys: newKeys(opts.Prefix), timeout: opts.Timeout,
-		log: opts.Logger, sweepKick: make(chan struct{}, 1), stop: stop,
+		pageBudget: opts.Timeout / 2, log: opts.Logger, sweepKick: make(chan struct{}, 1), stop: stop,
 	}
 	if err := s.Ping(ctx); err != nil {
 		stop()
@@ -109,6 +112,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 	opts.Logger.Info("redis store connected", "mode", string(client.Mode()), "addrs", opts.Addrs, "prefix", opts.Prefix)
+	s.checkEncodingLimits(ctx)
 	s.wg.Add(1)
 	go s.sweeper(sctx)
 	s.kickSweep() // resume a sweep that a previous process did not finish
@@ -147,6 +151,31 @@ func (s *Store) Ping(ctx context.Context) error {
 		return fmt.Errorf("redis store: ping: %w", err)
 	}
 	return nil
+}
+
+// checkEncodingLimits warns when the server's hash encoding limits are below the ones the
+// bucket layout is sized for (layout.go): the store still works, but buckets would become
+// hashtables costing several times the memory. Best effort: managed Redis often refuses
+// CONFIG, and in Cluster only one node is asked.
+func (s *Store) checkEncodingLimits(ctx context.Context) {
+	ctx, cancel, err := s.op(ctx)
+	if err != nil {
+		return
+	}
+	defer cancel()
+	cfg, err := s.client.Do(ctx, s.client.B().ConfigGet().Parameter("hash-max-listpack-*").Build()).AsStrMap()
+	if err != nil {
+		return
+	}
+	need := map[string]int{"hash-max-listpack-entries": 128, "hash-max-listpack-value": maxListpackName}
+	for name, min := range need {
+		if v, ok := cfg[name]; ok {
+			if n, err := strconv.Atoi(v); err == nil && n < min {
+				s.log.Warn("redis store: hash encoding limit below what the binding layout needs; "+
+					"bindings will use much more memory", "setting", name, "value", n, "need", min)
+			}
+		}
+	}
 }
 
 // op bounds one operation by the store timeout and refuses an already-ended context before

@@ -82,8 +82,10 @@ func (s *Store) Watch(ctx context.Context, fn func(directory.Change)) error {
 		if ctx.Err() != nil {
 			break
 		}
+		// No All here: it would come before the new subscription, leaving a window in which
+		// changes are missed unreported. The subscription hook reports All once the feed is
+		// back.
 		s.log.Warn("redis store: change feed interrupted; resubscribing", "err", err)
-		q.pushAll()
 		if subscribed.Load() {
 			backoff = 100 * time.Millisecond
 		}
