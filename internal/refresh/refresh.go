@@ -19,3 +19,15 @@ func Key(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])
 }
+
+// Record is one refresh token handed out: its Key and the cluster that issued it.
+type Record struct {
+	Key, ClusterCode string
+}
+
+// Batcher is implemented by stores that write many records in one operation (one
+// transaction, one pipeline): the gateway records a refresh token per successful login, and
+// one write per login would cost an fsync or a round trip each.
+type Batcher interface {
+	PutRefreshBatch(ctx context.Context, records []Record, ttl time.Duration) error
+}

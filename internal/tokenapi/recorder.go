@@ -12,37 +12,35 @@ import (
 
 // refreshRecorder writes refresh-token records off the hot path: a login answers as soon as the
 // SSO has, and a failed side write never fails it (SPEC section 3: it is logged and counted).
-// Many concurrent writers let stores that batch coalesce their commits: bbolt's Batch turns
-// the writes waiting at one moment into one fsync, Redis pipelines them on one connection.
+// One writer drains whatever has queued into a single batch (one bbolt transaction, one Redis
+// pipeline), so the cost per login is a channel send, not an fsync or a round trip.
 type refreshRecorder struct {
 	store    refresh.Store
+	batcher  refresh.Batcher // nil when the store writes one record at a time
 	ttl      time.Duration
 	timeout  time.Duration
 	logger   *slog.Logger
-	queue    chan refreshRecord
+	queue    chan refresh.Record
 	wg       sync.WaitGroup
 	failures atomic.Uint64
 }
 
-type refreshRecord struct{ key, code string }
-
 const (
-	refreshQueue   = 16384
-	refreshWriters = 256
+	refreshQueue    = 16384
+	refreshMaxBatch = 1024
 )
 
 func newRefreshRecorder(store refresh.Store, ttl, timeout time.Duration, logger *slog.Logger) *refreshRecorder {
-	r := &refreshRecorder{store: store, ttl: ttl, timeout: timeout, logger: logger, queue: make(chan refreshRecord, refreshQueue)}
-	r.wg.Add(refreshWriters)
-	for range refreshWriters {
-		go r.run()
-	}
+	r := &refreshRecorder{store: store, ttl: ttl, timeout: timeout, logger: logger, queue: make(chan refresh.Record, refreshQueue)}
+	r.batcher, _ = store.(refresh.Batcher)
+	r.wg.Add(1)
+	go r.run()
 	return r
 }
 
 func (r *refreshRecorder) record(key, code string) {
 	select {
-	case r.queue <- refreshRecord{key, code}:
+	case r.queue <- refresh.Record{Key: key, ClusterCode: code}:
 	default:
 		r.failures.Add(1)
 		r.logger.Error("refresh-token record dropped: writer queue full", "cluster", code)
@@ -51,18 +49,45 @@ func (r *refreshRecorder) record(key, code string) {
 
 func (r *refreshRecorder) run() {
 	defer r.wg.Done()
+	batch := make([]refresh.Record, 0, refreshMaxBatch)
 	for rec := range r.queue {
-		ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
-		err := r.store.PutRefresh(ctx, rec.key, rec.code, r.ttl)
-		cancel()
-		if err != nil {
+		batch = append(batch[:0], rec)
+	drain:
+		for len(batch) < refreshMaxBatch {
+			select {
+			case rec, ok := <-r.queue:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, rec)
+			default:
+				break drain
+			}
+		}
+		r.write(batch)
+	}
+}
+
+func (r *refreshRecorder) write(batch []refresh.Record) {
+	// A batch is many writes: it gets a few operations' worth of time.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*r.timeout)
+	defer cancel()
+	if r.batcher != nil {
+		if err := r.batcher.PutRefreshBatch(ctx, batch, r.ttl); err != nil {
+			r.failures.Add(uint64(len(batch)))
+			r.logger.Error("refresh-token records not written", "count", len(batch), "err", err)
+		}
+		return
+	}
+	for _, rec := range batch {
+		if err := r.store.PutRefresh(ctx, rec.Key, rec.ClusterCode, r.ttl); err != nil {
 			r.failures.Add(1)
-			r.logger.Error("refresh-token record not written", "cluster", rec.code, "err", err)
+			r.logger.Error("refresh-token record not written", "cluster", rec.ClusterCode, "err", err)
 		}
 	}
 }
 
-// close writes what is queued, then stops the writers.
+// close writes what is queued, then stops the writer.
 func (r *refreshRecorder) close() {
 	close(r.queue)
 	r.wg.Wait()

@@ -17,6 +17,7 @@ import (
 type Backend interface {
 	directory.Store
 	refresh.Store
+	refresh.Batcher
 	ratelimit.Counters
 }
 

@@ -1,11 +1,13 @@
 package conformance
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ssogate/ssogate/internal/directory"
 	"github.com/ssogate/ssogate/internal/refresh"
 )
 
@@ -13,6 +15,7 @@ var recordTests = []subtest{
 	{"Refresh/PutGet", testRefreshPutGet},
 	{"Refresh/Unknown", testRefreshUnknown},
 	{"Refresh/Expiry", testRefreshExpiry},
+	{"Refresh/Batch", testRefreshBatch},
 	{"Counters/Add", testCountersAdd},
 	{"Counters/TTLKeptOnLaterAdds", testCountersTTL},
 	{"Counters/PeekMissing", testCountersPeekMissing},
@@ -221,5 +224,38 @@ func testCountersAtomic(t *testing.T, s Backend) {
 		if !seen[i] {
 			t.Fatalf("no Add returned %d", i)
 		}
+	}
+}
+
+// testRefreshBatch pins refresh.Batcher: every record of a batch is readable, and records
+// expire.
+func testRefreshBatch(t *testing.T, b Backend) {
+	s := b
+	var recs []refresh.Record
+	for i := range 2500 {
+		recs = append(recs, refresh.Record{Key: refresh.Key(fmt.Sprint("token-", i)), ClusterCode: fmt.Sprint("C", i%7)})
+	}
+	if err := b.PutRefreshBatch(ctx(t), recs, time.Hour); err != nil {
+		t.Fatalf("PutRefreshBatch: %v", err)
+	}
+	for _, i := range []int{0, 1, 1249, 2499} {
+		got, err := s.GetRefresh(ctx(t), recs[i].Key)
+		if err != nil || got != recs[i].ClusterCode {
+			t.Fatalf("record %d: got %q, %v; want %q", i, got, err, recs[i].ClusterCode)
+		}
+	}
+	if err := b.PutRefreshBatch(ctx(t), []refresh.Record{{Key: "short", ClusterCode: "A"}}, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		_, err := s.GetRefresh(ctx(t), "short")
+		if errors.Is(err, directory.ErrNotFound) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a batched record with a 1 s ttl still answers after 3 s: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -5,11 +5,14 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/ssogate/ssogate/internal/directory"
+	"github.com/ssogate/ssogate/internal/refresh"
 )
 
 // Expiries are wall-clock Unix nanoseconds, so they stay meaningful across a restart.
@@ -28,6 +31,32 @@ func (s *Store) PutRefresh(ctx context.Context, key, clusterCode string, ttl tim
 	})
 	if err != nil {
 		return fmt.Errorf("put refresh record: %w", err)
+	}
+	return nil
+}
+
+// PutRefreshBatch writes many records in one transaction, in key order so that the B+tree's
+// pages are visited once each.
+func (s *Store) PutRefreshBatch(ctx context.Context, records []refresh.Record, ttl time.Duration) error {
+	if ttl <= 0 {
+		return fmt.Errorf("put refresh records: ttl %s: %w", ttl, directory.ErrInvalid)
+	}
+	sorted := slices.SortedFunc(slices.Values(records), func(a, b refresh.Record) int { return strings.Compare(a.Key, b.Key) })
+	expiry := uint64(time.Now().Add(ttl).UnixNano())
+	err := s.update(ctx, false, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRefresh)
+		for _, r := range sorted {
+			v := make([]byte, 8+len(r.ClusterCode))
+			binary.BigEndian.PutUint64(v, expiry)
+			copy(v[8:], r.ClusterCode)
+			if err := b.Put([]byte(r.Key), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("put %d refresh records: %w", len(records), err)
 	}
 	return nil
 }

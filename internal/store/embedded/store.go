@@ -20,6 +20,7 @@ import (
 var (
 	_ directory.Store    = (*Store)(nil)
 	_ refresh.Store      = (*Store)(nil)
+	_ refresh.Batcher    = (*Store)(nil)
 	_ ratelimit.Counters = (*Store)(nil)
 )
 

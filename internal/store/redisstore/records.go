@@ -8,6 +8,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/ssogate/ssogate/internal/directory"
+	"github.com/ssogate/ssogate/internal/refresh"
 )
 
 // PutRefresh records which cluster a refresh token (by its hash, refresh.Key) belongs to,
@@ -24,6 +25,28 @@ func (s *Store) PutRefresh(ctx context.Context, key, clusterCode string, ttl tim
 	cmd := s.client.B().Set().Key(s.keys.refresh(key)).Value(clusterCode).PxMilliseconds(ttl.Milliseconds()).Build()
 	if err := s.client.Do(ctx, cmd).Error(); err != nil {
 		return fmt.Errorf("redis store: put refresh record: %w", err)
+	}
+	return nil
+}
+
+// PutRefreshBatch writes many records in one pipeline.
+func (s *Store) PutRefreshBatch(ctx context.Context, records []refresh.Record, ttl time.Duration) error {
+	if ttl < time.Millisecond {
+		return fmt.Errorf("put refresh records: ttl %s: %w", ttl, directory.ErrInvalid)
+	}
+	ctx, cancel, err := s.op(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	cmds := make(rueidis.Commands, 0, len(records))
+	for _, r := range records {
+		cmds = append(cmds, s.client.B().Set().Key(s.keys.refresh(r.Key)).Value(r.ClusterCode).PxMilliseconds(ttl.Milliseconds()).Build())
+	}
+	for _, res := range s.client.DoMulti(ctx, cmds...) {
+		if err := res.Error(); err != nil {
+			return fmt.Errorf("redis store: put %d refresh records: %w", len(records), err)
+		}
 	}
 	return nil
 }

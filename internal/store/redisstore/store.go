@@ -22,6 +22,7 @@ var (
 	_ directory.Store    = (*Store)(nil)
 	_ directory.Watcher  = (*Store)(nil)
 	_ refresh.Store      = (*Store)(nil)
+	_ refresh.Batcher    = (*Store)(nil)
 	_ ratelimit.Counters = (*Store)(nil)
 )
 
