@@ -140,22 +140,7 @@ func burst(e *env, n int, params func(i int) []string) []reply {
 // postAsync is post with Basic client credentials for goroutines other than the test's: it
 // never stops the test, a transport failure comes back as a reply with Status 0.
 func postAsync(e *env, params ...string) reply {
-	form := url.Values{}
-	for i := 0; i+1 < len(params); i += 2 {
-		form.Add(params[i], params[i+1])
-	}
-	req, _ := http.NewRequest(http.MethodPost, e.base+"/oauth/token", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(clientID, clientSecret)
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		return reply{Raw: err.Error()}
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	r := reply{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
-	json.Unmarshal(raw, &r.Body)
-	return r
+	return postWith(httpClient, e, params...)
 }
 
 func TestBruteForceIsStoppedAtTheLimit(t *testing.T) {
