@@ -266,7 +266,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.ShutdownTimeout)
 	defer stop()
-	g.logger.Info("shutting down", "timeout", g.cfg.ShutdownTimeout)
+	g.logger.Info("shutting down", "timeout", g.cfg.ShutdownTimeout.String())
 	var wg sync.WaitGroup
 	var publicErr, adminErr error
 	wg.Add(2)
