@@ -21,6 +21,7 @@ import (
 	"github.com/ssogate/ssogate/internal/config"
 	"github.com/ssogate/ssogate/internal/demo"
 	"github.com/ssogate/ssogate/internal/gateway"
+	"github.com/ssogate/ssogate/internal/logsink"
 	"github.com/ssogate/ssogate/internal/refsso"
 )
 
@@ -99,7 +100,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	level := new(slog.LevelVar)
 	level.Set(cfg.SlogLevel())
-	logger := newLogger(cfg, level, stderr)
+	sink := logsink.New(stderr, 100*time.Millisecond)
+	defer sink.Close()
+	logger := newLogger(cfg, level, sink)
 	for _, name := range config.UnknownEnv(os.Environ()) {
 		logger.Warn("ignoring unknown environment variable", "name", name)
 	}
