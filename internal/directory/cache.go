@@ -2,6 +2,7 @@ package directory
 
 import (
 	"hash/maphash"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,7 +14,9 @@ import (
 // store is unreachable (SPEC section 3, cache.stale_if_error).
 //
 // Eviction is random within a shard (Go map iteration order), which keeps the bound without
-// the per-entry pointers an LRU list would cost: an entry is about 100 bytes plus the username.
+// the per-entry pointers an LRU list would cost. An entry is a 16-byte value (the index of an
+// interned set of codes, and a time) plus the username: about 60 bytes in all (SPEC
+// section 7 allows 200).
 type cache struct {
 	seed     maphash.Seed
 	shards   []cacheShard
@@ -32,8 +35,8 @@ type cacheShard struct {
 }
 
 type cacheEntry struct {
-	codes   []string // interned cluster codes, sorted; empty for "no bindings"
-	fetched int64    // unix nanos when the store read started
+	fetched int64  // unix nanos when the store read started
+	set     uint32 // index in codeSets; 0 is "no bindings"
 }
 
 const cacheShards = 64
@@ -120,4 +123,41 @@ func (c *cache) len() int {
 		s.mu.RUnlock()
 	}
 	return n
+}
+
+// codeSets interns the sorted lists of cluster codes that usernames are bound to. There are
+// far fewer distinct lists than usernames (most users have one cluster), so a cache entry holds
+// a 4-byte index instead of a slice of its own.
+type codeSets struct {
+	mu    sync.Mutex
+	index map[string]uint32          // codes joined by NUL → position in list
+	list  atomic.Pointer[[][]string] // copy-on-write: the hot path reads without locking
+}
+
+func newCodeSets() *codeSets {
+	s := &codeSets{index: map[string]uint32{"": 0}}
+	s.list.Store(&[][]string{nil})
+	return s
+}
+
+// get returns the codes of set i.
+func (s *codeSets) get(i uint32) []string { return (*s.list.Load())[i] }
+
+// intern returns the index of codes (sorted, interned strings), adding it if new.
+func (s *codeSets) intern(codes []string) uint32 {
+	if len(codes) == 0 {
+		return 0
+	}
+	key := strings.Join(codes, "\x00")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i, ok := s.index[key]; ok {
+		return i
+	}
+	old := *s.list.Load()
+	list := append(old[:len(old):len(old)], codes)
+	i := uint32(len(list) - 1)
+	s.index[key] = i
+	s.list.Store(&list)
+	return i
 }

@@ -73,6 +73,7 @@ type Directory struct {
 	store Store
 	opts  Options
 	cache *cache
+	sets  *codeSets
 	table atomic.Pointer[clusterTable]
 
 	hits, misses, stale, storeErrors atomic.Uint64
@@ -87,7 +88,7 @@ type clusterTable struct {
 // with changes made by other instances.
 func New(store Store, opts Options) *Directory {
 	opts.setDefaults()
-	d := &Directory{store: store, opts: opts, cache: newCache(opts.CacheSize)}
+	d := &Directory{store: store, opts: opts, cache: newCache(opts.CacheSize), sets: newCodeSets()}
 	d.table.Store(&clusterTable{})
 	return d
 }
@@ -240,7 +241,7 @@ func (d *Directory) lookup(ctx context.Context, ns Namespace, name string) ([]st
 	e, ok, gen := d.cache.get(key)
 	if ok && d.cache.fresh(e, now, d.opts.CacheTTL) {
 		d.hits.Add(1)
-		return e.codes, nil
+		return d.sets.get(e.set), nil
 	}
 	d.misses.Add(1)
 	sctx, cancel := context.WithTimeout(ctx, d.opts.StoreTimeout)
@@ -250,21 +251,21 @@ func (d *Directory) lookup(ctx context.Context, ns Namespace, name string) ([]st
 		d.storeErrors.Add(1)
 		if ok && now.UnixNano()-e.fetched < int64(d.opts.StaleIfError) {
 			d.stale.Add(1)
-			return e.codes, nil
+			return d.sets.get(e.set), nil
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		return nil, fmt.Errorf("lookup %q: %w: %w", name, ErrUnavailable, err)
 	}
-	codes = d.intern(codes)
-	d.cache.put(key, cacheEntry{codes: codes, fetched: now.UnixNano()}, gen)
-	return codes, nil
+	set := d.sets.intern(d.knownCodes(codes))
+	d.cache.put(key, cacheEntry{set: set, fetched: now.UnixNano()}, gen)
+	return d.sets.get(set), nil
 }
 
-// intern keeps only codes of known clusters and shares their strings with the cluster table,
-// so a cached entry costs a slice header and pointers rather than copies of the codes.
-func (d *Directory) intern(codes []string) []string {
+// knownCodes keeps only codes of known clusters and shares their strings with the cluster table,
+// so that interned code sets never hold copies of the codes.
+func (d *Directory) knownCodes(codes []string) []string {
 	t := d.table.Load()
 	out := codes[:0]
 	for _, code := range codes {

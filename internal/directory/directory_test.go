@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -235,4 +236,38 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// SPEC section 7: the in-process cache costs at most 200 bytes per cached username.
+func TestCacheMemoryPerUsername(t *testing.T) {
+	d, _ := newDirectory(t, directory.Options{CacheSize: 1 << 20})
+	ctx := context.Background()
+	const n = 100_000
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("user%07d@example.com", i)
+	}
+	bb, err := d.BulkBind(ctx, directory.NamespaceUser, "A")
+	must(t, err)
+	for _, name := range names[:n/2] {
+		must(t, bb.Add(ctx, name))
+	}
+	must(t, bb.Flush(ctx))
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for _, name := range names {
+		d.Resolve(ctx, directory.NamespaceUser, name, "")
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if got := d.Stats().CachedUsernames; got < n*9/10 {
+		t.Fatalf("only %d of %d usernames cached", got, n)
+	}
+	perEntry := float64(after.HeapAlloc-before.HeapAlloc) / n
+	t.Logf("%.0f bytes of heap per cached username (21-byte usernames)", perEntry)
+	if perEntry > 200 {
+		t.Fatalf("%.0f bytes per cached username, SPEC allows 200", perEntry)
+	}
+	runtime.KeepAlive(names)
 }
