@@ -188,39 +188,84 @@ func (l *Limiter) started(a *Attempt, s Counters, err error) (*Attempt, error) {
 
 // reserve is Begin against one store. A store error means "try elsewhere"; a refusal is
 // final even if giving the places back failed (the extra count errs toward refusing).
+//
+// The lock check and the two additions are independent, so against a shared store they are
+// in flight together (see together): one round trip per login instead of three. A refused
+// attempt gives back whatever it added; until then the counters are one high, which can only
+// make a simultaneous attempt at the very limit refuse too.
 func (l *Limiter) reserve(ctx context.Context, s Counters, a *Attempt) error {
-	if a.k.user != "" {
-		_, lockTTL, err := s.Peek(ctx, a.k.lock)
-		if err != nil {
+	var (
+		lockTTL       time.Duration
+		nUser, nIP    int64
+		errU, errIP   error
+		userAdded, ip bool
+	)
+	errLock := l.together(s, func() error {
+		if a.k.user == "" {
+			return nil
+		}
+		return l.together(s, func() (err error) {
+			_, lockTTL, err = s.Peek(ctx, a.k.lock)
 			return err
+		}, func() error {
+			nUser, errU = s.Add(ctx, a.k.user, 1, l.o.UserWindow)
+			userAdded = errU == nil
+			return errU
+		})
+	}, func() error {
+		if a.k.ip == "" {
+			return nil
 		}
-		if lockTTL > 0 {
-			return l.limited(ScopeUser, lockTTL)
+		nIP, errIP = s.Add(ctx, a.k.ip, 1, l.o.IPWindow)
+		ip = errIP == nil
+		return errIP
+	})
+	giveBack := func() {
+		user, ipKey := "", ""
+		if userAdded {
+			user = a.k.user
 		}
-		n, err := s.Add(ctx, a.k.user, 1, l.o.UserWindow)
-		if err != nil {
-			return err
+		if ip {
+			ipKey = a.k.ip
 		}
-		if n > int64(l.o.UserFailures) {
-			l.noteErr(l.undo(ctx, s, a.k.user, l.o.UserWindow))
-			// A failure that finished meanwhile may have set a lock longer than the window.
-			_, lockTTL, _ = s.Peek(ctx, a.k.lock)
-			return l.limited(ScopeUser, max(lockTTL, l.ttl(ctx, s, a.k.user, l.o.UserWindow)))
-		}
+		l.noteErr(l.together(s, func() error { return l.undo(ctx, s, user, l.o.UserWindow) },
+			func() error { return l.undo(ctx, s, ipKey, l.o.IPWindow) }))
 	}
-	if a.k.ip != "" {
-		n, err := s.Add(ctx, a.k.ip, 1, l.o.IPWindow)
-		if err != nil {
-			l.noteErr(l.undo(ctx, s, a.k.user, l.o.UserWindow))
-			return err
-		}
-		if n > int64(l.o.IPFailures) {
-			l.noteErr(l.undo(ctx, s, a.k.ip, l.o.IPWindow))
-			l.noteErr(l.undo(ctx, s, a.k.user, l.o.UserWindow))
-			return l.limited(ScopeIP, l.ttl(ctx, s, a.k.ip, l.o.IPWindow))
-		}
+	switch {
+	case errLock != nil:
+		giveBack()
+		return errLock
+	case lockTTL > 0:
+		giveBack()
+		return l.limited(ScopeUser, lockTTL)
+	case a.k.user != "" && nUser > int64(l.o.UserFailures):
+		giveBack()
+		// A failure that finished meanwhile may have set a lock longer than the window.
+		_, lockTTL, _ = s.Peek(ctx, a.k.lock)
+		return l.limited(ScopeUser, max(lockTTL, l.ttl(ctx, s, a.k.user, l.o.UserWindow)))
+	case a.k.ip != "" && nIP > int64(l.o.IPFailures):
+		giveBack()
+		return l.limited(ScopeIP, l.ttl(ctx, s, a.k.ip, l.o.IPWindow))
 	}
 	return nil
+}
+
+// together runs f and g and joins their errors. Against a shared store they run concurrently,
+// so a client that pipelines (rueidis does) sends both in one round trip; the in-memory store
+// answers in nanoseconds and runs them in turn.
+func (l *Limiter) together(s Counters, f, g func() error) error {
+	if s == Counters(l.local) {
+		return errors.Join(f(), g())
+	}
+	var errG error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		errG = g()
+	}()
+	errF := f()
+	<-done
+	return errors.Join(errF, errG)
 }
 
 // Done records the attempt's outcome; calls after the first, and calls on a nil Attempt, do
@@ -272,17 +317,15 @@ var errStoreResting = errors.New("ratelimit: shared store resting after an error
 func (l *Limiter) finish(ctx context.Context, s Counters, a *Attempt, outcome Outcome) error {
 	switch outcome {
 	case Success:
-		if a.k.user != "" {
-			if err := s.Delete(ctx, a.k.user); err != nil {
-				return err
+		return l.together(s, func() error {
+			if a.k.user == "" {
+				return nil
 			}
-		}
-		return l.undo(ctx, s, a.k.ip, l.o.IPWindow)
+			return s.Delete(ctx, a.k.user)
+		}, func() error { return l.undo(ctx, s, a.k.ip, l.o.IPWindow) })
 	case Neutral:
-		if err := l.undo(ctx, s, a.k.user, l.o.UserWindow); err != nil {
-			return err
-		}
-		return l.undo(ctx, s, a.k.ip, l.o.IPWindow)
+		return l.together(s, func() error { return l.undo(ctx, s, a.k.user, l.o.UserWindow) },
+			func() error { return l.undo(ctx, s, a.k.ip, l.o.IPWindow) })
 	default: // Failure: keep the reservation
 		return l.afterFailure(ctx, s, a)
 	}
