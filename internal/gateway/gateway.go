@@ -182,11 +182,11 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 }
 
 // counters picks the brute-force counters: the shared store when there are several instances
-// (redis); with the single-process embedded store, in-memory counters do the same job without
-// putting disk writes on every login.
+// (redis); with the single-process embedded store, nil — the limiter's own in-memory counters
+// do the same job without disk writes or store deadlines on every login.
 func (g *Gateway) counters() ratelimit.Counters {
 	if g.cfg.Store.Driver == config.DriverEmbedded {
-		return ratelimit.NewLocal(0, nil)
+		return nil
 	}
 	return g.store
 }
