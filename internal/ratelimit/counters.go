@@ -17,3 +17,35 @@ type Counters interface {
 	// Delete removes the counter; deleting a missing key is not an error.
 	Delete(ctx context.Context, key string) error
 }
+
+// OpKind says what an Op does.
+type OpKind uint8
+
+const (
+	OpAdd    OpKind = iota // Add(Key, Delta, TTL)
+	OpPeek                 // Peek(Key)
+	OpDelete               // Delete(Key)
+)
+
+// Op is one counter operation of a batch.
+type Op struct {
+	Kind  OpKind
+	Key   string
+	Delta int64
+	TTL   time.Duration
+}
+
+// Result is an Op's outcome: Value (Add, Peek), TTL (Peek) or Err.
+type Result struct {
+	Value int64
+	TTL   time.Duration
+	Err   error
+}
+
+// BatchCounters is implemented by shared stores that send several independent operations in
+// one round trip. Each operation keeps its own atomicity; the batch as a whole is not a
+// transaction. The limiter's reservation (lock check and two additions) and settlement are one
+// batch each, so a login costs two round trips to the store instead of five.
+type BatchCounters interface {
+	Batch(ctx context.Context, ops []Op) []Result
+}

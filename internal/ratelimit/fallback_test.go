@@ -88,8 +88,8 @@ func TestStoreFallback(t *testing.T) {
 			if el := time.Since(began); el > 500*time.Millisecond {
 				t.Fatalf("11 attempts took %v with the store down", el)
 			}
-			// One round trip (the reservation's three calls go out together, see
-			// Limiter.together): the first failure rests the store for StoreRetry. Ten
+			// One reservation's calls (lock check and two additions, one batch): the first
+			// failure rests the store for StoreRetry. Ten
 			// fallbacks: the 11th attempt is refused by the local lock before any counting.
 			if s := l.Stats(); f.calls.Load() > 3 || s.StoreErrors != 1 || s.Fallbacks != 10 || s.Lockouts != 1 {
 				t.Fatalf("store calls %d, stats %+v", f.calls.Load(), s)

@@ -189,83 +189,68 @@ func (l *Limiter) started(a *Attempt, s Counters, err error) (*Attempt, error) {
 // reserve is Begin against one store. A store error means "try elsewhere"; a refusal is
 // final even if giving the places back failed (the extra count errs toward refusing).
 //
-// The lock check and the two additions are independent, so against a shared store they are
-// in flight together (see together): one round trip per login instead of three. A refused
-// attempt gives back whatever it added; until then the counters are one high, which can only
-// make a simultaneous attempt at the very limit refuse too.
+// The lock check and the two additions are independent, so they go to the store as one batch
+// (one round trip to a shared store, see BatchCounters). A refused attempt gives back what it
+// added; until then the counters are one high, which can only make a simultaneous attempt at
+// the very limit refuse too.
 func (l *Limiter) reserve(ctx context.Context, s Counters, a *Attempt) error {
-	var (
-		lockTTL       time.Duration
-		nUser, nIP    int64
-		errU, errIP   error
-		userAdded, ip bool
-	)
-	errLock := l.together(s, func() error {
-		if a.k.user == "" {
-			return nil
-		}
-		return l.together(s, func() (err error) {
-			_, lockTTL, err = s.Peek(ctx, a.k.lock)
-			return err
-		}, func() error {
-			nUser, errU = s.Add(ctx, a.k.user, 1, l.o.UserWindow)
-			userAdded = errU == nil
-			return errU
-		})
-	}, func() error {
-		if a.k.ip == "" {
-			return nil
-		}
-		nIP, errIP = s.Add(ctx, a.k.ip, 1, l.o.IPWindow)
-		ip = errIP == nil
-		return errIP
-	})
-	giveBack := func() {
-		user, ipKey := "", ""
-		if userAdded {
-			user = a.k.user
-		}
-		if ip {
-			ipKey = a.k.ip
-		}
-		l.noteErr(l.together(s, func() error { return l.undo(ctx, s, user, l.o.UserWindow) },
-			func() error { return l.undo(ctx, s, ipKey, l.o.IPWindow) }))
+	ops := make([]Op, 0, 3)
+	iLock, iUser, iIP := -1, -1, -1
+	if a.k.user != "" {
+		iLock, iUser = 0, 1
+		ops = append(ops, Op{Kind: OpPeek, Key: a.k.lock}, Op{Kind: OpAdd, Key: a.k.user, Delta: 1, TTL: l.o.UserWindow})
 	}
+	if a.k.ip != "" {
+		iIP = len(ops)
+		ops = append(ops, Op{Kind: OpAdd, Key: a.k.ip, Delta: 1, TTL: l.o.IPWindow})
+	}
+	res := l.run(ctx, s, ops)
+	var added []undoKey
+	var err error
+	for i, r := range res {
+		err = errors.Join(err, r.Err)
+		if r.Err == nil && (i == iUser || i == iIP) {
+			added = append(added, undoKey{ops[i].Key, ops[i].TTL})
+		}
+	}
+	giveBack := func() { l.noteErr(l.undo(ctx, s, nil, added...)) }
 	switch {
-	case errLock != nil:
+	case err != nil:
 		giveBack()
-		return errLock
-	case lockTTL > 0:
+		return err
+	case iLock >= 0 && res[iLock].TTL > 0:
 		giveBack()
-		return l.limited(ScopeUser, lockTTL)
-	case a.k.user != "" && nUser > int64(l.o.UserFailures):
+		return l.limited(ScopeUser, res[iLock].TTL)
+	case iUser >= 0 && res[iUser].Value > int64(l.o.UserFailures):
 		giveBack()
 		// A failure that finished meanwhile may have set a lock longer than the window.
-		_, lockTTL, _ = s.Peek(ctx, a.k.lock)
+		_, lockTTL, _ := s.Peek(ctx, a.k.lock)
 		return l.limited(ScopeUser, max(lockTTL, l.ttl(ctx, s, a.k.user, l.o.UserWindow)))
-	case a.k.ip != "" && nIP > int64(l.o.IPFailures):
+	case iIP >= 0 && res[iIP].Value > int64(l.o.IPFailures):
 		giveBack()
 		return l.limited(ScopeIP, l.ttl(ctx, s, a.k.ip, l.o.IPWindow))
 	}
 	return nil
 }
 
-// together runs f and g and joins their errors. Against a shared store they run concurrently,
-// so a client that pipelines (rueidis does) sends both in one round trip; the in-memory store
-// answers in nanoseconds and runs them in turn.
-func (l *Limiter) together(s Counters, f, g func() error) error {
-	if s == Counters(l.local) {
-		return errors.Join(f(), g())
+// run performs independent operations: in one round trip when a shared store batches, else one
+// after the other (the in-memory store answers in nanoseconds).
+func (l *Limiter) run(ctx context.Context, s Counters, ops []Op) []Result {
+	if b, ok := s.(BatchCounters); ok && s != Counters(l.local) {
+		return b.Batch(ctx, ops)
 	}
-	var errG error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		errG = g()
-	}()
-	errF := f()
-	<-done
-	return errors.Join(errF, errG)
+	out := make([]Result, len(ops))
+	for i, o := range ops {
+		switch o.Kind {
+		case OpAdd:
+			out[i].Value, out[i].Err = s.Add(ctx, o.Key, o.Delta, o.TTL)
+		case OpPeek:
+			out[i].Value, out[i].TTL, out[i].Err = s.Peek(ctx, o.Key)
+		default:
+			out[i].Err = s.Delete(ctx, o.Key)
+		}
+	}
+	return out
 }
 
 // Done records the attempt's outcome; calls after the first, and calls on a nil Attempt, do
@@ -317,15 +302,13 @@ var errStoreResting = errors.New("ratelimit: shared store resting after an error
 func (l *Limiter) finish(ctx context.Context, s Counters, a *Attempt, outcome Outcome) error {
 	switch outcome {
 	case Success:
-		return l.together(s, func() error {
-			if a.k.user == "" {
-				return nil
-			}
-			return s.Delete(ctx, a.k.user)
-		}, func() error { return l.undo(ctx, s, a.k.ip, l.o.IPWindow) })
+		var del []Op
+		if a.k.user != "" {
+			del = append(del, Op{Kind: OpDelete, Key: a.k.user})
+		}
+		return l.undo(ctx, s, del, undoKey{a.k.ip, l.o.IPWindow})
 	case Neutral:
-		return l.together(s, func() error { return l.undo(ctx, s, a.k.user, l.o.UserWindow) },
-			func() error { return l.undo(ctx, s, a.k.ip, l.o.IPWindow) })
+		return l.undo(ctx, s, nil, undoKey{a.k.user, l.o.UserWindow}, undoKey{a.k.ip, l.o.IPWindow})
 	default: // Failure: keep the reservation
 		return l.afterFailure(ctx, s, a)
 	}
@@ -376,16 +359,38 @@ func (l *Limiter) lockoutFor(n int64) time.Duration {
 	return min(d, l.o.LockoutMax)
 }
 
-// undo gives a reservation back. If the counter expired or was reset meanwhile, Add(-1)
-// recreates it at -1, which would hand out a free attempt; the caller that drove it below
-// zero puts its own unit back, so the counter settles at 0.
-func (l *Limiter) undo(ctx context.Context, s Counters, key string, ttl time.Duration) error {
-	if key == "" {
+// undoKey is a reservation to give back: a counter and its window.
+type undoKey struct {
+	key string
+	ttl time.Duration
+}
+
+// undo gives reservations back (and runs extra operations, such as a success's delete, in the
+// same batch). If a counter expired or was reset meanwhile, Add(-1) recreates it at -1, which
+// would hand out a free attempt; the caller that drove it below zero puts its own unit back,
+// so the counter settles at 0.
+func (l *Limiter) undo(ctx context.Context, s Counters, extra []Op, keys ...undoKey) error {
+	ops := extra
+	for _, k := range keys {
+		if k.key != "" {
+			ops = append(ops, Op{Kind: OpAdd, Key: k.key, Delta: -1, TTL: k.ttl})
+		}
+	}
+	if len(ops) == 0 {
 		return nil
 	}
-	n, err := s.Add(ctx, key, -1, ttl)
-	if err == nil && n < 0 {
-		_, err = s.Add(ctx, key, 1, ttl)
+	var err error
+	var fix []Op
+	for i, r := range l.run(ctx, s, ops) {
+		err = errors.Join(err, r.Err)
+		if r.Err == nil && ops[i].Kind == OpAdd && r.Value < 0 {
+			fix = append(fix, Op{Kind: OpAdd, Key: ops[i].Key, Delta: 1, TTL: ops[i].TTL})
+		}
+	}
+	if len(fix) > 0 {
+		for _, r := range l.run(ctx, s, fix) {
+			err = errors.Join(err, r.Err)
+		}
 	}
 	return err
 }

@@ -3,11 +3,13 @@ package redisstore
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/rueidis"
 
 	"github.com/ssogate/ssogate/internal/directory"
+	"github.com/ssogate/ssogate/internal/ratelimit"
 	"github.com/ssogate/ssogate/internal/refresh"
 )
 
@@ -116,4 +118,75 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("redis store: delete counter %q: %w", key, err)
 	}
 	return nil
+}
+
+// Batch runs independent counter operations in one pipeline (ratelimit.BatchCounters). Should
+// the server have lost the scripts (a restart, a failover), the batch is run again one
+// operation at a time, which loads them.
+func (s *Store) Batch(ctx context.Context, ops []ratelimit.Op) []ratelimit.Result {
+	out := make([]ratelimit.Result, len(ops))
+	ctx, cancel, err := s.op(ctx)
+	if err != nil {
+		for i := range out {
+			out[i].Err = err
+		}
+		return out
+	}
+	defer cancel()
+	b := s.client.B()
+	cmds := make(rueidis.Commands, len(ops))
+	for i, o := range ops {
+		key := s.keys.counter(o.Key)
+		switch o.Kind {
+		case ratelimit.OpAdd:
+			if o.TTL < time.Millisecond {
+				return s.batchOneByOne(ctx, ops)
+			}
+			cmds[i] = b.Evalsha().Sha1(addLua.sha).Numkeys(1).Key(key).
+				Arg(strconv.FormatInt(o.Delta, 10), strconv.FormatInt(o.TTL.Milliseconds(), 10)).Build()
+		case ratelimit.OpPeek:
+			cmds[i] = b.Evalsha().Sha1(peekLua.sha).Numkeys(1).Key(key).Build()
+		default:
+			cmds[i] = b.Del().Key(key).Build()
+		}
+	}
+	for i, r := range s.client.DoMulti(ctx, cmds...) {
+		if e, ok := rueidis.IsRedisErr(r.Error()); ok && e.IsNoScript() {
+			return s.batchOneByOne(ctx, ops)
+		}
+		switch ops[i].Kind {
+		case ratelimit.OpAdd:
+			out[i].Value, out[i].Err = r.AsInt64()
+		case ratelimit.OpPeek:
+			vals, err := r.AsIntSlice()
+			if err == nil && len(vals) != 2 {
+				err = fmt.Errorf("script returned %d values", len(vals))
+			}
+			if err == nil {
+				out[i].Value, out[i].TTL = vals[0], time.Duration(max(vals[1], 0))*time.Millisecond
+			}
+			out[i].Err = err
+		default:
+			out[i].Err = r.Error()
+		}
+		if out[i].Err != nil {
+			out[i].Err = fmt.Errorf("redis store: counter %q: %w", ops[i].Key, out[i].Err)
+		}
+	}
+	return out
+}
+
+func (s *Store) batchOneByOne(ctx context.Context, ops []ratelimit.Op) []ratelimit.Result {
+	out := make([]ratelimit.Result, len(ops))
+	for i, o := range ops {
+		switch o.Kind {
+		case ratelimit.OpAdd:
+			out[i].Value, out[i].Err = s.Add(ctx, o.Key, o.Delta, o.TTL)
+		case ratelimit.OpPeek:
+			out[i].Value, out[i].TTL, out[i].Err = s.Peek(ctx, o.Key)
+		default:
+			out[i].Err = s.Delete(ctx, o.Key)
+		}
+	}
+	return out
 }

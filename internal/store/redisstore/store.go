@@ -19,11 +19,12 @@ import (
 )
 
 var (
-	_ directory.Store    = (*Store)(nil)
-	_ directory.Watcher  = (*Store)(nil)
-	_ refresh.Store      = (*Store)(nil)
-	_ refresh.Batcher    = (*Store)(nil)
-	_ ratelimit.Counters = (*Store)(nil)
+	_ directory.Store         = (*Store)(nil)
+	_ directory.Watcher       = (*Store)(nil)
+	_ refresh.Store           = (*Store)(nil)
+	_ refresh.Batcher         = (*Store)(nil)
+	_ ratelimit.BatchCounters = (*Store)(nil)
+	_ ratelimit.Counters      = (*Store)(nil)
 )
 
 // Options configure the connection to Redis.
