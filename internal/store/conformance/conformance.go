@@ -28,10 +28,14 @@ type Backend interface {
 // before binding to it, so whether Bind to an unknown cluster fails is left to the backend.
 // Expiry is checked with 1 s ttls, polled for up to 3 s; a deleted cluster's bindings may
 // linger in Lookup and ListUsers for up to 2 s, but never after the cluster is re-created.
-// The Watcher subtest is skipped unless the backend implements directory.Watcher.
+// Backends that implement directory.Watcher (stores shared by several instances) also run
+// the Watcher group; a single-process store has no one to tell of its changes.
 func Run(t *testing.T, open func(t *testing.T) Backend) {
 	t.Helper()
 	groups := [][]subtest{clusterTests, bindingTests, listUsersTests, deleteTests, recordTests, lifecycleTests}
+	if _, shared := open(t).(directory.Watcher); shared {
+		groups = append(groups, watcherTests)
+	}
 	for _, group := range groups {
 		for _, st := range group {
 			t.Run(st.name, func(t *testing.T) {

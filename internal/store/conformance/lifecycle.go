@@ -12,7 +12,6 @@ import (
 var lifecycleTests = []subtest{
 	{"Ping", testPing},
 	{"CancelledContext", testCancelledContext},
-	{"Watcher", testWatcher},
 }
 
 func testPing(t *testing.T, s Backend) {
@@ -77,13 +76,12 @@ func testCancelledContext(t *testing.T, s Backend) {
 	}
 }
 
+var watcherTests = []subtest{{"Watcher", testWatcher}}
+
 // testWatcher applies to stores shared between instances: a change made through the admin
 // API reaches every instance's cache within 1 s (SPEC section 3).
 func testWatcher(t *testing.T, s Backend) {
-	w, ok := s.(directory.Watcher)
-	if !ok {
-		t.Skip("backend does not implement directory.Watcher")
-	}
+	w := s.(directory.Watcher)
 	putClusters(t, s, "A")
 	wctx, cancel := context.WithCancel(t.Context())
 	changes := make(chan directory.Change, 1024)

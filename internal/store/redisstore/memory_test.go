@@ -18,7 +18,7 @@ import (
 func memtestName(i int) string { return fmt.Sprintf("u%08d@example.com", i) }
 
 // TestMemoryPerBinding measures the SPEC section 7 targets on a private redis-server with
-// Redis's default encoding limits. It is opt-in because it loads millions of bindings:
+// Redis's default encoding limits. It runs at 50,000 bindings unless told to load millions:
 //
 //	SSOGATE_MEMTEST=1000000 go test ./internal/store/redisstore/ -run TestMemoryPerBinding -v
 //
@@ -26,9 +26,11 @@ func memtestName(i int) string { return fmt.Sprintf("u%08d@example.com", i) }
 // target of username bytes + 8, the import rate through BindMany batches of 5000 (the bulk
 // import's unit), and the p50/p99 of uncached lookups on loopback.
 func TestMemoryPerBinding(t *testing.T) {
+	// By default it runs at a small size: the layout's invariants (listpack buckets, complete
+	// listings, sweeps) hold at any size; the +8 B target is asserted from 10 M on.
 	n, _ := strconv.Atoi(os.Getenv("SSOGATE_MEMTEST"))
 	if n <= 0 {
-		t.Skip("set SSOGATE_MEMTEST=N to load N bindings and measure memory per binding")
+		n = 50_000
 	}
 	srv := startRedis(t)
 	ctx := context.Background()
