@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -357,20 +356,4 @@ func (g *Gateway) resolveAdminToken() (string, error) {
 	}
 	g.logger.Warn("no admin_token configured; generated one", "file", path)
 	return token, nil
-}
-
-// waitFor is used by callers that need the gateway reachable before going on (demo, tests).
-func waitFor(ctx context.Context, addr string) error {
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
 }

@@ -77,16 +77,16 @@ func parseRequest(ctx *fasthttp.RequestCtx, r *tokenRequest) *gatewayError {
 	r.client = param("client")
 	r.refreshToken = param("refresh_token")
 
-	post.VisitAll(func(k, v []byte) {
+	for k, v := range post.All() {
 		if string(k) != "clusterCode" {
 			r.fwd.AddBytesKV(k, v)
 		}
-	})
-	query.VisitAll(func(k, v []byte) {
+	}
+	for k, v := range query.All() {
 		if string(k) != "clusterCode" && !post.Has(string(k)) {
 			r.fwd.AddBytesKV(k, v)
 		}
-	})
+	}
 	if r.fwd.Has("username") {
 		r.fwd.Set("username", r.username)
 	}
@@ -101,29 +101,23 @@ func isForm(contentType []byte) bool {
 // checkArgs rejects repeated parameters (RFC 6749 section 3.2: parameters MUST NOT be included
 // more than once) and text that is not UTF-8.
 func checkArgs(args *fasthttp.Args) *gatewayError {
-	var bad *gatewayError
 	var seen [maxParams][]byte
 	n := 0
-	args.VisitAll(func(k, v []byte) {
-		if bad != nil {
-			return
-		}
+	for k, v := range args.All() {
 		if !utf8.Valid(k) || !utf8.Valid(v) {
-			bad = errBadEncoding
-			return
+			return errBadEncoding
 		}
 		for _, s := range seen[:n] {
 			if bytes.Equal(s, k) {
-				bad = errRepeatedParam
-				return
+				return errRepeatedParam
 			}
 		}
 		if n < maxParams {
 			seen[n] = k
 			n++
 		}
-	})
-	return bad
+	}
+	return nil
 }
 
 // parseBasic decodes "Basic base64(id:secret)" and returns the client id; an empty id, a

@@ -230,18 +230,3 @@ func cutLast(line string) (string, float64, bool) {
 	v, err := strconv.ParseFloat(line[i+1:], 64)
 	return line[:i], v, err == nil
 }
-
-// rss returns the process's resident set in bytes (/proc/PID/status VmRSS).
-func rss(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, err := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, errors.New("no VmRSS")
-}

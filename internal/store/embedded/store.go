@@ -11,6 +11,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/ssogate/ssogate/internal/directory"
 	"github.com/ssogate/ssogate/internal/ratelimit"
@@ -92,7 +93,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: create directory: %w", path, err)
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("open store %s: the file is locked, probably by another ssogate process (waited %s; the embedded store serves one process only, use the redis store to share): %w",
 			path, opts.LockTimeout, err)
 	}
