@@ -91,7 +91,8 @@ type Stats struct {
 // counter exists Begin refuses. The lock sits on top of the counter (which is not reset), so
 // the window alone already bounds failures; see [Options.FailureBoundPerHour].
 //
-// Keys: {Prefix}rl:u:{username} (counter), rl:l: (lock), rl:s: (strikes), rl:ip:{address}.
+// Keys: {Prefix}u:{username} (counter), l: (lock), s: (strikes), ip:{address}; a store puts
+// them in a namespace of its own (the Redis store: {prefix}rl:).
 // The caller passes the username canonical and namespaced ("manager:alice" for the manager
 // app, case folded when the directory folds case), so each namespace has its own budget.
 type Limiter struct {
@@ -449,12 +450,12 @@ func (l *Limiter) keys(username, ip string) keys {
 	var k keys
 	if username != "" {
 		u := keyPart(username)
-		k.user = l.o.Prefix + "rl:u:" + u
-		k.lock = l.o.Prefix + "rl:l:" + u
-		k.strikes = l.o.Prefix + "rl:s:" + u
+		k.user = l.o.Prefix + "u:" + u
+		k.lock = l.o.Prefix + "l:" + u
+		k.strikes = l.o.Prefix + "s:" + u
 	}
 	if ip != "" {
-		k.ip = l.o.Prefix + "rl:ip:" + ipPart(ip)
+		k.ip = l.o.Prefix + "ip:" + ipPart(ip)
 	}
 	return k
 }

@@ -371,7 +371,7 @@ func TestKeys(t *testing.T) {
 	if err := attempt(t, l, "alice", "192.0.2.2", Failure); err != nil {
 		t.Fatalf("user namespace shares the manager's budget: %v", err)
 	}
-	for key, want := range map[string]int64{"sg:rl:u:manager:alice": 10, "sg:rl:ip:192.0.2.1": 10, "sg:rl:l:manager:alice": 1, "sg:rl:s:manager:alice": 1} {
+	for key, want := range map[string]int64{"sg:u:manager:alice": 10, "sg:ip:192.0.2.1": 10, "sg:l:manager:alice": 1, "sg:s:manager:alice": 1} {
 		if n := peek(t, store, key); n != want {
 			t.Errorf("%s = %d, want %d", key, n, want)
 		}
