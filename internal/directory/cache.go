@@ -15,7 +15,7 @@ import (
 //
 // Eviction is random within a shard (Go map iteration order), which keeps the bound without
 // the per-entry pointers an LRU list would cost. An entry is a 16-byte value (the index of an
-// interned set of codes, and a time) plus the username: about 60 bytes in all (SPEC
+// interned set of codes, and a time) plus the username: about 70 bytes in all (SPEC
 // section 7 allows 200).
 type cache struct {
 	seed     maphash.Seed
