@@ -96,8 +96,10 @@ func New(store Store, opts Options) *Directory {
 // Run loads the cluster table and keeps it fresh until ctx ends: periodically, and on every
 // change reported by a store that implements Watcher.
 func (d *Directory) Run(ctx context.Context) error {
-	if err := d.ReloadClusters(ctx); err != nil {
-		d.opts.Logger.Warn("directory: initial cluster load failed; retrying", "err", err)
+	if !d.Loaded() {
+		if err := d.ReloadClusters(ctx); err != nil {
+			d.opts.Logger.Warn("directory: initial cluster load failed; retrying", "err", err)
+		}
 	}
 	if w, ok := d.store.(Watcher); ok {
 		go func() {
@@ -152,6 +154,9 @@ func (d *Directory) ReloadClusters(ctx context.Context) error {
 	return nil
 }
 
+// Loaded reports whether the cluster table has been read from the store at least once.
+func (d *Directory) Loaded() bool { return d.table.Load().byCode != nil }
+
 // NormalizeUsername applies the directory's username rules (trim, limits, optional case fold).
 func (d *Directory) NormalizeUsername(name string) (string, error) {
 	return NormalizeUsername(name, d.opts.CaseInsensitive)
@@ -165,6 +170,13 @@ func (d *Directory) Resolve(ctx context.Context, ns Namespace, username, inviteC
 	if err != nil {
 		return Cluster{}, err
 	}
+	return d.ResolveNormalized(ctx, ns, name, inviteCode)
+}
+
+// ResolveNormalized is Resolve for a username the caller already passed through
+// NormalizeUsername (the token endpoint does, for its rate-limit key), so the hot path
+// normalises once.
+func (d *Directory) ResolveNormalized(ctx context.Context, ns Namespace, name, inviteCode string) (Cluster, error) {
 	t := d.table.Load()
 	if t.byCode == nil {
 		return Cluster{}, fmt.Errorf("cluster table not loaded: %w", ErrUnavailable)

@@ -99,8 +99,10 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 	if err := g.upsertClusters(ctx, cfg.Clusters); err != nil {
 		return err
 	}
-	if err := g.dir.ReloadClusters(ctx); err != nil {
-		logger.Warn("clusters not loaded yet; the directory answers temporarily_unavailable until the store is reachable", "err", err)
+	if !g.dir.Loaded() { // upserting clusters has loaded the table already
+		if err := g.dir.ReloadClusters(ctx); err != nil {
+			logger.Warn("clusters not loaded yet; the directory answers temporarily_unavailable until the store is reachable", "err", err)
+		}
 	}
 	g.fwd = sso.New(sso.Options{
 		ConnectTimeout:  cfg.SSO.ConnectTimeout,
@@ -224,13 +226,15 @@ func (g *Gateway) AdminToken() string { return g.adminToken }
 // Directory is exposed for the demo's seeding.
 func (g *Gateway) Directory() *directory.Directory { return g.dir }
 
-// Ready reports whether the store is reachable and the cluster table loaded (/readyz).
+// Ready reports whether the store is reachable and the cluster table loaded (/readyz). The
+// table is read here only while it never has been (a start with the store down); otherwise
+// Directory.Run keeps it fresh and a probe stays one ping.
 func (g *Gateway) Ready(ctx context.Context) error {
 	if err := g.dir.Ready(ctx); err != nil {
 		return err
 	}
-	if err := g.dir.ReloadClusters(ctx); err != nil {
-		return err
+	if !g.dir.Loaded() {
+		return g.dir.ReloadClusters(ctx)
 	}
 	return nil
 }

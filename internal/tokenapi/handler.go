@@ -20,7 +20,7 @@ import (
 
 // Resolver finds clusters; *directory.Directory implements it.
 type Resolver interface {
-	Resolve(ctx context.Context, ns directory.Namespace, username, inviteCode string) (directory.Cluster, error)
+	ResolveNormalized(ctx context.Context, ns directory.Namespace, name, inviteCode string) (directory.Cluster, error)
 	Cluster(inviteCode string) (directory.Cluster, error)
 	NormalizeUsername(name string) (string, error)
 }
@@ -210,7 +210,7 @@ func (h *Handler) password(x *exchange) {
 			defer func() { attempt.Done(bg, outcome) }()
 		}
 	}
-	cluster, err := h.opts.Directory.Resolve(bg, ns, req.username, req.clusterCode)
+	cluster, err := h.opts.Directory.ResolveNormalized(bg, ns, name, req.clusterCode)
 	if err != nil {
 		outcome = h.writeResolveError(x, err)
 		return
