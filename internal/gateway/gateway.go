@@ -126,6 +126,7 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 			LockoutMax:   cfg.RateLimit.LockoutMax,
 			StrikeWindow: cfg.RateLimit.StrikeWindow,
 			StoreTimeout: cfg.Store.Timeout,
+			SettleWait:   cfg.SSO.Timeout, // SPEC section 6: a wait for attempts in flight is bounded by sso.timeout
 			Logger:       logger,
 		})
 	}

@@ -198,7 +198,7 @@ func (h *Handler) password(x *exchange) {
 	bg := context.Background()
 	outcome := ratelimit.Neutral
 	if h.opts.Limiter != nil {
-		attempt, err := h.opts.Limiter.Begin(bg, string(ns)+":"+name, x.ip.String())
+		attempt, err := h.opts.Limiter.Begin(bg, ratelimit.UserSubject(string(ns), name), x.ip.String())
 		var limited *ratelimit.LimitedError
 		if errors.As(err, &limited) {
 			secs := int((limited.RetryAfter + time.Second - 1) / time.Second)
