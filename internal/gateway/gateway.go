@@ -142,6 +142,10 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 		Logger:         logger,
 		AccessLog:      true,
 		MaxBodyBytes:   int(cfg.MaxBodyBytes),
+		// One process reads the embedded store: a pending view makes each refresh-token
+		// record routable at once (SPEC section 2); on Redis every instance must see it, so
+		// it is written before the answer.
+		RefreshLocal: cfg.Store.Driver == config.DriverEmbedded,
 	})
 	g.registerMetrics()
 	g.public = tokenapi.NewServer(g.token, tokenapi.Limits{

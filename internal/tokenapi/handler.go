@@ -42,6 +42,10 @@ type Options struct {
 	// Refresh records refresh tokens handed out (nil: refresh grants need clusterCode).
 	Refresh    refresh.Store
 	RefreshTTL time.Duration // default 30 days
+	// RefreshLocal says the Refresh store serves this one process (embedded): records
+	// are visible at once from an in-process pending view and stored in batches. Otherwise
+	// (a shared store) each record is written before its login answer is sent.
+	RefreshLocal bool
 	// Limiter applies brute-force limits to password logins (nil: disabled).
 	Limiter        *ratelimit.Limiter
 	TrustedProxies []netip.Prefix
@@ -78,12 +82,12 @@ func New(opts Options) *Handler {
 	h := &Handler{opts: opts}
 	h.reqPool.New = func() any { return new(tokenRequest) }
 	if opts.Refresh != nil {
-		h.recorder = newRefreshRecorder(opts.Refresh, opts.RefreshTTL, opts.StoreTimeout, opts.Logger)
+		h.recorder = newRefreshRecorder(opts.Refresh, opts.RefreshTTL, opts.StoreTimeout, opts.Logger, opts.RefreshLocal, refreshQueue)
 	}
 	return h
 }
 
-// Close flushes and stops the background refresh-token writer.
+// Close writes the refresh-token records still pending and stops their writer.
 func (h *Handler) Close() {
 	if h.recorder != nil {
 		h.recorder.close()
@@ -257,19 +261,27 @@ func (h *Handler) refreshGrant(x *exchange) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.opts.StoreTimeout)
-	code, err := h.opts.Refresh.GetRefresh(ctx, refresh.Key(req.refreshToken))
+	code, err := h.recorder.lookup(ctx, refresh.Key(req.refreshToken))
 	cancel()
 	switch {
-	case errors.Is(err, directory.ErrNotFound):
+	case isNotFound(err):
 		h.writeError(x, errUnknownRefresh)
 		return
 	case err != nil:
+		// Store down or slow: say so, never invalid_grant (apps log the user out on it).
 		h.opts.Logger.Warn("refresh record unavailable", "request_id", x.requestID, "err", err)
 		h.writeError(x, errDirUnavailable)
 		return
 	}
 	cluster, err := h.opts.Directory.Cluster(code)
-	if err != nil {
+	switch {
+	case errors.Is(err, directory.ErrUnavailable):
+		// The cluster table is not loaded (a start with the store down): the token may well
+		// be valid, and invalid_grant would log the user out (SPEC section 2).
+		h.opts.Logger.Warn("refresh: cluster table unavailable", "request_id", x.requestID, "err", err)
+		h.writeError(x, errDirUnavailable)
+		return
+	case err != nil:
 		h.writeError(x, errUnknownRefresh) // the issuing cluster is gone or disabled
 		return
 	}
@@ -320,7 +332,7 @@ func (h *Handler) forward(x *exchange, c *directory.Cluster) ratelimit.Outcome {
 	case ok && ok2xx:
 		if _, has := obj.stringValue("access_token"); has {
 			if rt, has := obj.stringValue("refresh_token"); has && rt != "" && h.recorder != nil {
-				h.recorder.record(refresh.Key(rt), c.Code)
+				h.recorder.record(x.requestID, rt, c.Code)
 			}
 			h.write(x, CodeOK, appendSuccess(h.body(x), &obj, c))
 			return ratelimit.Success
