@@ -58,6 +58,9 @@ type Options struct {
 	MaxBodyBytes int
 }
 
+// defaultMaxBody is max_body_bytes's default (SPEC section 2: 64 KiB).
+const defaultMaxBody = 64 << 10
+
 // Handler serves POST /oauth/token.
 type Handler struct {
 	opts     Options
@@ -77,7 +80,7 @@ func New(opts Options) *Handler {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.MaxBodyBytes <= 0 {
-		opts.MaxBodyBytes = 64 << 10
+		opts.MaxBodyBytes = defaultMaxBody
 	}
 	h := &Handler{opts: opts}
 	h.reqPool.New = func() any { return new(tokenRequest) }
