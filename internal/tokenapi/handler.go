@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -64,6 +65,7 @@ const defaultMaxBody = 64 << 10
 // Handler serves POST /oauth/token.
 type Handler struct {
 	opts     Options
+	trusted  atomic.Pointer[[]netip.Prefix] // Options.TrustedProxies, replaceable at run time
 	reqPool  sync.Pool
 	recorder *refreshRecorder
 }
@@ -83,6 +85,7 @@ func New(opts Options) *Handler {
 		opts.MaxBodyBytes = defaultMaxBody
 	}
 	h := &Handler{opts: opts}
+	h.SetTrustedProxies(opts.TrustedProxies)
 	h.reqPool.New = func() any { return new(tokenRequest) }
 	if opts.Refresh != nil {
 		h.recorder = newRefreshRecorder(opts.Refresh, opts.RefreshTTL, opts.StoreTimeout, opts.Logger, opts.RefreshLocal, refreshQueue)
@@ -110,7 +113,7 @@ type exchange struct {
 	ctx       *fasthttp.RequestCtx
 	req       *tokenRequest
 	requestID string
-	ip        netip.Addr
+	origin    origin // client address, forwarded chain and proto, derived once
 	cluster   string
 	code      int
 	ssoStatus int
@@ -121,7 +124,7 @@ type exchange struct {
 func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
 	x := exchange{ctx: ctx, requestID: requestID(ctx.Request.Header.Peek("X-Request-Id"))}
-	x.ip = h.clientIP(ctx)
+	h.deriveOrigin(ctx, &x.origin)
 	ctx.Response.Header.Set("X-Request-Id", x.requestID)
 	defer func() {
 		elapsed := time.Since(start)
@@ -130,7 +133,7 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 		}
 		if h.opts.AccessLog {
 			h.opts.Logger.LogAttrs(context.Background(), slog.LevelInfo, "access",
-				slog.String("request_id", x.requestID), slog.String("ip", x.ip.String()),
+				slog.String("request_id", x.requestID), slog.String("ip", x.origin.client.String()),
 				slog.String("grant", x.grantWord), slog.String("cluster", x.cluster),
 				slog.Int("code", x.code), slog.Int("sso_status", x.ssoStatus),
 				slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000))
@@ -205,7 +208,7 @@ func (h *Handler) password(x *exchange) {
 	bg := context.Background()
 	outcome := ratelimit.Neutral
 	if h.opts.Limiter != nil {
-		attempt, err := h.opts.Limiter.Begin(bg, ratelimit.UserSubject(string(ns), name), x.ip.String())
+		attempt, err := h.opts.Limiter.Begin(bg, ratelimit.UserSubject(string(ns), name), x.origin.client.String())
 		var limited *ratelimit.LimitedError
 		if errors.As(err, &limited) {
 			secs := int((limited.RetryAfter + time.Second - 1) / time.Second)
@@ -316,8 +319,8 @@ func (h *Handler) forward(x *exchange, c *directory.Cluster) ratelimit.Outcome {
 	call := sso.Call{
 		Body:          x.req.fwd.AppendBytes(nil),
 		Authorization: x.req.authorization,
-		ForwardedFor:  forwardedFor(x.ctx),
-		Proto:         h.proto(x.ctx),
+		ForwardedFor:  x.origin.xff,
+		Proto:         x.origin.proto,
 		RequestID:     x.requestID,
 	}
 	resp := fasthttp.AcquireResponse()
@@ -375,43 +378,6 @@ func (h *Handler) write(x *exchange, code int, body []byte) {
 	r.Header.Set("Cache-Control", "no-store")
 	r.Header.Set("Pragma", "no-cache")
 	r.SwapBody(body)
-}
-
-func (h *Handler) clientIP(ctx *fasthttp.RequestCtx) netip.Addr {
-	remote, _ := netip.AddrFromSlice(ctx.RemoteIP())
-	remote = remote.Unmap()
-	if len(h.opts.TrustedProxies) == 0 {
-		return remote
-	}
-	return ratelimit.ClientIP(remote, string(ctx.Request.Header.Peek("X-Forwarded-For")), h.opts.TrustedProxies)
-}
-
-func (h *Handler) proto(ctx *fasthttp.RequestCtx) string {
-	if ctx.IsTLS() {
-		return "https"
-	}
-	if len(h.opts.TrustedProxies) > 0 {
-		remote, _ := netip.AddrFromSlice(ctx.RemoteIP())
-		for _, p := range h.opts.TrustedProxies {
-			if p.Contains(remote.Unmap()) {
-				if v := string(ctx.Request.Header.Peek("X-Forwarded-Proto")); v == "https" || v == "http" {
-					return v
-				}
-			}
-		}
-	}
-	return "http"
-}
-
-// forwardedFor appends the immediate peer to the X-Forwarded-For received, as proxies do.
-func forwardedFor(ctx *fasthttp.RequestCtx) []byte {
-	peer, _ := netip.AddrFromSlice(ctx.RemoteIP())
-	prior := ctx.Request.Header.Peek("X-Forwarded-For")
-	out := make([]byte, 0, len(prior)+48)
-	if len(prior) > 0 {
-		out = append(append(out, prior...), ", "...)
-	}
-	return peer.Unmap().AppendTo(out)
 }
 
 // requestID keeps a client's X-Request-Id when it is short and plain, else makes one.
