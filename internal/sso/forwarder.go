@@ -267,6 +267,10 @@ func (f *Forwarder) newUpstream(code, tokenURL string) (*upstream, error) {
 		ReadyToTrip: func(c gobreaker.Counts) bool {
 			return c.ConsecutiveFailures >= f.opts.BreakerFailures
 		},
+		// SPEC section 4: refusing a request because the pool has no free connection is the
+		// in-flight bound at work, not a failure of the SSO; counted, a burst would open the
+		// breaker of a healthy cluster.
+		IsExcluded: func(err error) bool { return errors.Is(err, fasthttp.ErrNoFreeConns) },
 	}
 	if f.opts.OnBreakerChange != nil {
 		settings.OnStateChange = func(name string, from, to gobreaker.State) {
