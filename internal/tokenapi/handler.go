@@ -19,12 +19,23 @@ import (
 	"github.com/ssogate/ssogate/internal/sso"
 )
 
-// Resolver finds clusters; *directory.Directory implements it.
+// Resolver finds clusters; *directory.Directory implements it. Route normalises a login's
+// username once (the canonical name keys its rate limits) and resolves it afterwards.
 type Resolver interface {
-	ResolveNormalized(ctx context.Context, ns directory.Namespace, name, inviteCode string) (directory.Cluster, error)
+	Route(ns directory.Namespace, username string) (directory.Route, error)
 	Cluster(inviteCode string) (directory.Cluster, error)
-	NormalizeUsername(name string) (string, error)
 }
+
+// Limiter reserves brute-force budget for a password login (SPEC section 6); a nil
+// *ratelimit.Limiter, which allows everything, is a valid one.
+type Limiter interface {
+	Begin(ctx context.Context, username, ip string) (*ratelimit.Attempt, error)
+}
+
+var (
+	_ Resolver = (*directory.Directory)(nil)
+	_ Limiter  = (*ratelimit.Limiter)(nil)
+)
 
 // Forwarder sends a token request to a cluster's SSO; *sso.Forwarder implements it.
 type Forwarder interface {
@@ -48,7 +59,7 @@ type Options struct {
 	// (a shared store) each record is written before its login answer is sent.
 	RefreshLocal bool
 	// Limiter applies brute-force limits to password logins (nil: disabled).
-	Limiter        *ratelimit.Limiter
+	Limiter        Limiter
 	TrustedProxies []netip.Prefix
 	StoreTimeout   time.Duration // default 1 s
 	Recorder       Recorder
@@ -199,8 +210,7 @@ func (h *Handler) password(x *exchange) {
 		h.writeError(x, errEmptyPassword)
 		return
 	}
-	ns := directory.NamespaceFor(req.client)
-	name, err := h.opts.Directory.NormalizeUsername(req.username)
+	route, err := h.opts.Directory.Route(directory.NamespaceFor(req.client), req.username)
 	if err != nil {
 		h.writeError(x, errBadUsername)
 		return
@@ -208,7 +218,7 @@ func (h *Handler) password(x *exchange) {
 	bg := context.Background()
 	outcome := ratelimit.Neutral
 	if h.opts.Limiter != nil {
-		attempt, err := h.opts.Limiter.Begin(bg, ratelimit.UserSubject(string(ns), name), x.origin.client.String())
+		attempt, err := h.opts.Limiter.Begin(bg, ratelimit.UserSubject(string(route.Namespace), route.Name), x.origin.client.String())
 		var limited *ratelimit.LimitedError
 		if errors.As(err, &limited) {
 			secs := int((limited.RetryAfter + time.Second - 1) / time.Second)
@@ -220,7 +230,7 @@ func (h *Handler) password(x *exchange) {
 			defer func() { attempt.Done(bg, outcome) }()
 		}
 	}
-	cluster, err := h.opts.Directory.ResolveNormalized(bg, ns, name, req.clusterCode)
+	cluster, err := route.Resolve(bg, req.clusterCode)
 	if err != nil {
 		outcome = h.writeResolveError(x, err)
 		return

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/ssogate/ssogate/internal/sso"
 )
 
 // Limits protect the public listener from slow or huge clients (SPEC section 6).
@@ -93,22 +95,8 @@ func (f fasthttpLogger) Printf(format string, args ...any) {
 	// first quoted part (SPEC section 6: never the password, secret or Authorization header).
 	for i, a := range args {
 		if err, ok := a.(error); ok {
-			args[i] = redactClientBytes(err.Error())
+			args[i] = sso.RedactPeerBytes(err.Error())
 		}
 	}
 	f.l.Debug("fasthttp", "detail", strings.TrimSpace(fmt.Sprintf(format, args...)))
-}
-
-// redactClientBytes cuts a fasthttp error message where request bytes start.
-func redactClientBytes(msg string) string {
-	cut := len(msg)
-	for _, marker := range []string{`"`, "'", "`", "buffer size=", "contents:"} {
-		if i := strings.Index(msg, marker); i >= 0 && i < cut {
-			cut = i
-		}
-	}
-	if cut == len(msg) {
-		return msg
-	}
-	return strings.TrimRight(msg[:cut], " :,") + " [request bytes redacted]"
 }
