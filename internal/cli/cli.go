@@ -29,7 +29,7 @@ const (
 var stdin io.Reader = os.Stdin
 
 const usageText = `usage:
-  ssogate cluster list
+` + lockoutUsage + `  ssogate cluster list
   ssogate cluster get CODE
   ssogate cluster put CODE --name N --sso-url U --server-url U [--token-url U] [--disabled]
   ssogate cluster rm CODE
@@ -51,6 +51,7 @@ type command struct {
 	manager bool     // takes --manager
 	cluster bool     // takes the cluster fields (put)
 	run     func(c *client, f *flags, pos []string) error
+	lockout bool // takes --user and --ip (lockout.go)
 }
 
 var commands = map[string]map[string]command{
@@ -75,6 +76,7 @@ type flags struct {
 	manager                           bool
 	name, ssoURL, serverURL, tokenURL string
 	disabled                          bool
+	user, ip                          string // lockout commands
 }
 
 // usageError is a mistake on the command line (exit 2).
@@ -173,6 +175,10 @@ func parse(name string, cmd command, args []string) (*flags, []string, error) {
 		fs.StringVar(&f.serverURL, "server-url", "", "API server URL")
 		fs.StringVar(&f.tokenURL, "token-url", "", "token URL (default SSO URL + /oauth/token)")
 		fs.BoolVar(&f.disabled, "disabled", false, "register the cluster disabled")
+	}
+	if cmd.lockout {
+		fs.StringVar(&f.user, "user", "", "username")
+		fs.StringVar(&f.ip, "ip", "", "client IP address")
 	}
 	var pos []string
 	for {

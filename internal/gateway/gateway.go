@@ -171,6 +171,7 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 			BreakerState: g.fwd.BreakerState,
 			MaxBodyBytes: cfg.MaxBodyBytes,
 			Logger:       logger,
+			Lockouts:     g.lockouts(),
 		}),
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		IdleTimeout:       cfg.HTTP.IdleTimeout,
@@ -185,6 +186,15 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 		return fmt.Errorf("admin_listen: %w", err)
 	}
 	return nil
+}
+
+// lockouts is the limiter for the lockouts API, or nil (not a nil *Limiter in an interface)
+// when rate limiting is off.
+func (g *Gateway) lockouts() admin.Lockouts {
+	if g.limiter == nil {
+		return nil
+	}
+	return g.limiter
 }
 
 // counters picks the brute-force counters: the shared store when there are several instances

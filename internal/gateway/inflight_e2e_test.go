@@ -76,7 +76,9 @@ func TestParallelCorrectLoginsAreNotLockedOut(t *testing.T) {
 				c.HTTP.TrustedProxies = []string{"127.0.0.1"}
 				c.RateLimit.UserFailures = 10
 				c.RateLimit.IPFailures = 6
-				c.RateLimit.LockoutBase = 2 * time.Minute // shorter than the 15 min window
+				// A lock longer than the counter's window, so that the two figures differ.
+				c.RateLimit.UserWindow = time.Minute
+				c.RateLimit.LockoutBase = 3 * time.Minute
 			})
 			for u := range users {
 				e.bind(directory.NamespaceUser, u, "SLOW")
@@ -114,9 +116,15 @@ func TestParallelCorrectLoginsAreNotLockedOut(t *testing.T) {
 				r := postFrom(e, "203.0.113.5", login("alice", "alice-pass")...)
 				wantLimited(t, r)
 				secs, _ := strconv.Atoi(r.Header.Get("Retry-After"))
-				// The lock is 2 min; the counter's window (15 min) is not a lock.
-				if secs < 110 || secs > 120 {
-					t.Fatalf("Retry-After %d, want the 2 min lock's remaining time", secs)
+				// The lock is 3 min; the counter's 1 min window is not what refuses.
+				if secs < 170 || secs > 180 {
+					t.Fatalf("Retry-After %d, want the 3 min lock's remaining time", secs)
+				}
+				// The lockouts API tells the same time.
+				_, m := e.adminJSON("GET", "/admin/lockouts?username=alice", e.adminToken)
+				until, err := time.Parse(time.RFC3339, fmt.Sprint(m["locked_until"]))
+				if d := time.Until(until) - time.Duration(secs)*time.Second; err != nil || d < -2*time.Second || d > 2*time.Second {
+					t.Fatalf("locked_until %v vs Retry-After %d s (%v)", m["locked_until"], secs, err)
 				}
 				if !strings.Contains(r.str("error_description"), strconv.Itoa(secs)) {
 					t.Fatalf("text %q does not state the %d s of Retry-After", r.str("error_description"), secs)

@@ -330,7 +330,13 @@ func (l *Limiter) reserve(ctx context.Context, s Counters, a *Attempt) error {
 		return err
 	case iLock >= 0 && res[iLock].TTL > 0:
 		giveBack()
-		return l.limited(ScopeUser, res[iLock].TTL)
+		retry := res[iLock].TTL
+		if recorded(iUser) >= int64(o.UserFailures) {
+			// The counter stays full after a lock shorter than the window: the real wait is
+			// the longer of the two (SPEC section 6: the real remaining lock).
+			retry = max(retry, l.ttl(ctx, s, k.user, 0))
+		}
+		return l.limited(ScopeUser, retry)
 	}
 	if iUser >= 0 && res[iUser].Value > int64(o.UserFailures) {
 		if recorded(iUser) >= int64(o.UserFailures) {
