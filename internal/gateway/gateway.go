@@ -228,6 +228,8 @@ func (g *Gateway) registerMetrics() {
 			func() float64 { return float64(g.limiter.Stats().Rejected) })
 		g.metrics.CounterFunc("ssogate_ratelimit_fallbacks_total", "Limiter operations served by per-instance counters because the store failed.",
 			func() float64 { return float64(g.limiter.Stats().Fallbacks) })
+		g.metrics.CounterFunc("ssogate_ratelimit_waits_total", "Logins that waited for attempts in flight to settle instead of being refused.",
+			func() float64 { return float64(g.limiter.Stats().Waits) })
 	}
 }
 

@@ -93,6 +93,9 @@ func TestParallelCorrectLoginsAreNotLockedOut(t *testing.T) {
 						t.Errorf("login %d: %s (Retry-After %q)", i+1, r.Raw, r.Header.Get("Retry-After"))
 					}
 				}
+				if n := metricValue(t, e, "ssogate_ratelimit_waits_total"); n < 1 {
+					t.Errorf("ssogate_ratelimit_waits_total = %v: the logins did not overlap", n)
+				}
 			})
 
 			t.Run("many users behind one NAT address", func(t *testing.T) {
@@ -131,5 +134,40 @@ func TestParallelCorrectLoginsAreNotLockedOut(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// The same across two instances sharing Redis: attempts in flight on the other instance are
+// waited for too.
+func TestParallelCorrectLoginsAcrossTwoInstances(t *testing.T) {
+	sso := startRefSSO(t, "SLOW", map[string]string{"alice": "alice-pass"}, -1, delayed(150*time.Millisecond))
+	prefix := uniqueRedisPrefix(t)
+	t.Cleanup(func() { cleanRedisPrefix(t, prefix) })
+	tweak := onRedis(testRedisAddr(), prefix, func(c *config.Config) { c.RateLimit.UserFailures = 10 })
+	one := startGateway(t, &syncBuffer{}, []directory.Cluster{clusterAt("SLOW", sso.URL)}, tweak)
+	two := startGateway(t, &syncBuffer{}, []directory.Cluster{clusterAt("SLOW", sso.URL)}, tweak)
+	one.bind(directory.NamespaceUser, "alice", "SLOW")
+	for i := range 4 {
+		wantWrongPassword(t, one.post(true, login("alice", "guess"+strconv.Itoa(i))...))
+	}
+	out := make([]reply, 8)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range out {
+		e := one
+		if i%2 == 1 {
+			e = two
+		}
+		wg.Go(func() {
+			<-start
+			out[i] = postAsync(e, login("alice", "alice-pass")...)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, r := range out {
+		if r.code() != 200 {
+			t.Errorf("login %d: %s (Retry-After %q)", i+1, r.Raw, r.Header.Get("Retry-After"))
+		}
 	}
 }
