@@ -72,6 +72,7 @@ func TestParallelCorrectLoginsAreNotLockedOut(t *testing.T) {
 				if store.tweak != nil {
 					store.tweak(c)
 					c.Store.RedisPrefix = uniqueRedisPrefix(t)
+					t.Cleanup(func() { cleanRedisPrefix(t, c.Store.RedisPrefix) })
 				}
 				c.HTTP.TrustedProxies = []string{"127.0.0.1"}
 				c.RateLimit.UserFailures = 10

@@ -60,6 +60,7 @@ func TestLockoutsAPI(t *testing.T) {
 				if store.tweak != nil {
 					store.tweak(c)
 					c.Store.RedisPrefix = uniqueRedisPrefix(t)
+					t.Cleanup(func() { cleanRedisPrefix(t, c.Store.RedisPrefix) })
 				}
 				c.RateLimit.UserFailures = 3
 				c.RateLimit.LockoutBase = 20 * time.Minute // longer than the 15 min window

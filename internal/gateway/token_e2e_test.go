@@ -165,7 +165,9 @@ func TestWhatTheSSOReceives(t *testing.T) {
 	if want := "Basic " + basic(clientID, clientSecret); got.Authorization != want {
 		t.Errorf("Authorization %q, want it unchanged", got.Authorization)
 	}
-	if got.XFF != "203.0.113.7, 127.0.0.1" || got.Proto != "http" || got.RequestID != "req-42" {
+	// The client is not a trusted proxy: its X-Forwarded-For is replaced, not appended to
+	// (SPEC section 2 step 6).
+	if got.XFF != "127.0.0.1" || got.Proto != "http" || got.RequestID != "req-42" {
 		t.Errorf("forwarding headers: XFF %q proto %q id %q", got.XFF, got.Proto, got.RequestID)
 	}
 }
