@@ -178,4 +178,3 @@ func (l *Limiter) undo(ctx context.Context, s Counters, extra []Op, keys ...undo
 	}
 	return err
 }
-
