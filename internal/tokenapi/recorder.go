@@ -41,6 +41,7 @@ type refreshRecorder struct {
 
 	mu      sync.RWMutex
 	pending map[string]string // key -> cluster code, until stored
+	closed  bool
 	queue   chan refresh.Record
 	wg      sync.WaitGroup
 
@@ -72,21 +73,26 @@ func newRefreshRecorder(store refresh.Store, ttl, timeout time.Duration, logger 
 func (r *refreshRecorder) record(requestID, token, code string) {
 	key := refresh.Key(token)
 	if r.writeBehind {
+		// Under the lock: the writer's forget cannot run between the two, and close cannot
+		// close the queue under a send (a request still running after a shutdown timeout).
+		queued := false
 		r.mu.Lock()
-		r.pending[key] = code
+		if !r.closed {
+			select {
+			case r.queue <- refresh.Record{Key: key, ClusterCode: code}:
+				r.pending[key] = code
+				queued = true
+			default: // full: this login writes its own record, as write-through would
+			}
+		}
 		r.mu.Unlock()
-		select {
-		case r.queue <- refresh.Record{Key: key, ClusterCode: code}:
+		if queued {
 			return
-		default: // full: this login writes its own record, as write-through would
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
 	err := r.store.PutRefresh(ctx, key, code, r.ttl)
 	cancel()
-	if r.writeBehind {
-		r.forget(key)
-	}
 	if err != nil {
 		r.failed(1, err, slog.String("request_id", requestID), slog.String("cluster", code))
 	}
@@ -167,10 +173,18 @@ func (r *refreshRecorder) write(batch []refresh.Record) {
 
 // close writes what is queued, then stops the writer.
 func (r *refreshRecorder) close() {
-	if r.writeBehind {
-		close(r.queue)
-		r.wg.Wait()
+	if !r.writeBehind {
+		return
 	}
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
+	r.closed = true
+	close(r.queue)
+	r.mu.Unlock()
+	r.wg.Wait()
 }
 
 // isNotFound reports whether a record lookup found nothing (as opposed to failing).

@@ -78,3 +78,20 @@ func TestRefreshWithClustersNotLoaded(t *testing.T) {
 		t.Fatalf("after loading: %s", a.raw)
 	}
 }
+
+// A login still running after Close (a shutdown that timed out) writes its record itself
+// instead of sending on the closed queue.
+func TestRecorderAfterClose(t *testing.T) {
+	store, err := embedded.Open(filepath.Join(t.TempDir(), "ssogate.db"), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	r := newRefreshRecorder(store, time.Hour, time.Second, slog.New(slog.DiscardHandler), true, 16)
+	r.close()
+	r.close() // twice is harmless
+	r.record("req", "late-token", "TB")
+	if code, err := store.GetRefresh(context.Background(), refresh.Key("late-token")); err != nil || code != "TB" {
+		t.Fatalf("late record: %q %v", code, err)
+	}
+}
