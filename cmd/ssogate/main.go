@@ -33,7 +33,8 @@ usage:
   ssogate refsso [flags]          the reference SSO alone (--help for flags)
   ssogate cluster list | get CODE | put CODE --name N --sso-url U --server-url U [--token-url U] [--disabled] | rm CODE
   ssogate user bind CODE USER | unbind CODE USER | lookup USER | list CODE | import CODE FILE   [--manager]
-  ssogate version
+  ssogate version                 version, commit and build date
+  ssogate healthcheck [--url URL] probe /readyz of the admin listener (exit 0 ready, 1 not)
 
 admin commands take --admin-url (env SSOGATE_ADMIN_URL) and --admin-token (env SSOGATE_ADMIN_TOKEN).
 `
@@ -59,21 +60,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "cluster", "user":
 		return cli.Run(ctx, args, stdout, stderr, os.Getenv)
 	case "version":
-		fmt.Fprintln(stdout, "ssogate", version())
+		printVersion(stdout)
 		return 0
+	case "healthcheck":
+		return healthcheck(ctx, args[1:], stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
 	}
 	fmt.Fprintf(stderr, "ssogate: unknown command %q\n\n%s", args[0], usage)
 	return 2
-}
-
-func version() string {
-	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
-		return info.Main.Version
-	}
-	return "(devel)"
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
