@@ -23,6 +23,7 @@ import (
 	"github.com/ssogate/ssogate/internal/gateway"
 	"github.com/ssogate/ssogate/internal/logsink"
 	"github.com/ssogate/ssogate/internal/refsso"
+	"github.com/ssogate/ssogate/internal/sdnotify"
 )
 
 const usage = `ssogate — one login URL in front of many clusters' SSO servers
@@ -103,7 +104,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, name := range config.UnknownEnv(os.Environ()) {
 		logger.Warn("ignoring unknown environment variable", "name", name)
 	}
-	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: logger, ConfigPath: *path, LogLevel: level})
+	notifier := sdnotify.FromEnv(os.Getenv) // nil unless run by systemd as Type=notify
+	notify := func(state string) {
+		if err := notifier.Notify(state); err != nil {
+			logger.Warn("sd_notify failed", "err", err)
+		}
+	}
+	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: logger, ConfigPath: *path, LogLevel: level, Notify: notify})
 	if err != nil {
 		logger.Error("start failed", "err", err)
 		return 1
@@ -120,6 +127,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}()
+	if interval, ok := sdnotify.WatchdogInterval(os.Getenv, os.Getpid()); ok {
+		go notifier.RunWatchdog(ctx, interval, nil)
+	}
 	if err := g.Run(ctx); err != nil {
 		logger.Error("stopped with error", "err", err)
 		return 1
