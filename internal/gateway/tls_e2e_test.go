@@ -186,15 +186,20 @@ func TestSSOCertificateProblemAnswers1002(t *testing.T) {
 	}
 }
 
-// startTLSSSO serves a reference SSO (user alice, password pw) over TLS with leaf.
-func startTLSSSO(t *testing.T, leaf *certtest.Leaf) string {
+// startTLSSSO serves a reference SSO (user alice, password pw) over TLS with leaf;
+// clientCA, when given, makes it demand a client certificate signed by it.
+func startTLSSSO(t *testing.T, leaf *certtest.Leaf, clientCA ...*certtest.CA) string {
 	t.Helper()
 	rs, err := refsso.New(refsso.Config{Name: "tls", Prefix: "/sso", Users: map[string]string{"alice": "pw"},
 		Clients: map[string]string{clientID: clientSecret}, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{leaf.TLS}})
+	cfg := &tls.Config{Certificates: []tls.Certificate{leaf.TLS}}
+	if len(clientCA) > 0 {
+		cfg.ClientAuth, cfg.ClientCAs = tls.RequireAndVerifyClientCert, clientCA[0].Pool()
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,4 +207,36 @@ func startTLSSSO(t *testing.T, leaf *certtest.Leaf) string {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return "https://" + ln.Addr().String()
+}
+
+// SPEC section 4: sso.ca_file and sso.client_cert_file/client_key_file from the configuration
+// reach the forwarder: a login through an SSO that demands mutual TLS succeeds, and a cluster
+// whose SSO the gateway cannot authenticate to answers 1002.
+func TestMutualTLSToSSOFromConfig(t *testing.T) {
+	logs := &syncBuffer{}
+	ca, clientCA := certtest.NewCA(t, "SSO CA"), certtest.NewCA(t, "client CA")
+	client := clientCA.Issue(t, certtest.Options{CommonName: "ssogate", Client: true})
+	mtls := startTLSSSO(t, ca.Issue(t, certtest.Options{}), clientCA)
+	strangerCA := certtest.NewCA(t, "a CA the SSO does not know")
+	stranger := strangerCA.Issue(t, certtest.Options{CommonName: "stranger", Client: true})
+	e := startGateway(t, logs, []directory.Cluster{
+		{Code: "MTLS", Name: "mtls", SSOURL: mtls + "/sso", ServerURL: mtls, Enabled: true},
+		// The same SSO, this cluster showing a certificate of its own that the SSO refuses.
+		{Code: "WRONG", Name: "wrong", SSOURL: mtls + "/sso", ServerURL: mtls, Enabled: true,
+			ClientCertFile: stranger.CertFile, ClientKeyFile: stranger.KeyFile},
+	}, func(c *config.Config) {
+		c.SSO.CAFile, c.SSO.ClientCertFile, c.SSO.ClientKeyFile = ca.File, client.CertFile, client.KeyFile
+	})
+	e.bind(directory.NamespaceUser, "alice", "MTLS")
+	e.bind(directory.NamespaceUser, "alice", "WRONG")
+	if r := e.post(true, login("alice", "pw", "clusterCode", "MTLS")...); r.code() != 200 || r.str("cluster_code") != "MTLS" {
+		t.Fatalf("login through the mutual-TLS SSO: %s", r.Raw)
+	}
+	r := e.post(true, login("alice", "pw", "clusterCode", "WRONG")...)
+	if r.code() != 1002 || r.str("error") != "temporarily_unavailable" {
+		t.Fatalf("login with a refused client certificate: %s", r.Raw)
+	}
+	if log := logs.String(); !strings.Contains(log, `"cluster":"WRONG"`) || !strings.Contains(log, "refused the handshake") {
+		t.Fatalf("the log does not name the cluster and the reason:\n%s", log)
+	}
 }

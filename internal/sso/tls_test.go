@@ -23,6 +23,12 @@ import (
 // certificate signed by it (mutual TLS).
 func tlsSSO(t *testing.T, cert *certtest.Leaf, clientCAs *certtest.CA) string {
 	t.Helper()
+	return tlsSSOMax(t, cert, clientCAs, 0)
+}
+
+// tlsSSOMax is tlsSSO with a highest TLS version (0: the default, TLS 1.3).
+func tlsSSOMax(t *testing.T, cert *certtest.Leaf, clientCAs *certtest.CA, maxVersion uint16) string {
+	t.Helper()
 	rs, err := refsso.New(refsso.Config{
 		Name: "tls", Prefix: "/sso", Users: map[string]string{"alice": "pw"},
 		Clients: map[string]string{"app": "app-secret"}, Logger: slog.New(slog.DiscardHandler),
@@ -31,7 +37,7 @@ func tlsSSO(t *testing.T, cert *certtest.Leaf, clientCAs *certtest.CA) string {
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(rs.Handler())
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert.TLS}, MinVersion: tls.VersionTLS12}
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert.TLS}, MinVersion: tls.VersionTLS12, MaxVersion: maxVersion}
 	if clientCAs != nil {
 		srv.TLS.ClientAuth = tls.RequireAndVerifyClientCert
 		srv.TLS.ClientCAs = clientCAs.Pool()
@@ -65,6 +71,8 @@ func TestHTTPSTokenURLs(t *testing.T) {
 	plainURL := tlsSSO(t, good, nil)
 	expiredURL := tlsSSO(t, expired, nil)
 	mtlsURL := tlsSSO(t, good, clientCA)
+	// With TLS 1.2 the SSO refuses a client certificate inside the handshake; with 1.3 after it.
+	mtls12URL := tlsSSOMax(t, good, clientCA, tls.VersionTLS12)
 
 	tests := []struct {
 		name    string
@@ -88,6 +96,9 @@ func TestHTTPSTokenURLs(t *testing.T) {
 			opts:    sso.TLSOptions{CAFile: ca.File, ClientCertFile: strangerClient.CertFile, ClientKeyFile: strangerClient.KeyFile},
 			cluster: func(c *directory.Cluster) { c.ClientCertFile, c.ClientKeyFile = client.CertFile, client.KeyFile }},
 		{name: "mutual TLS without a client certificate", url: mtlsURL, opts: sso.TLSOptions{CAFile: ca.File}, wantReason: "refused the handshake"},
+		{name: "TLS 1.2 mutual TLS with the gateway's client certificate", url: mtls12URL,
+			opts: sso.TLSOptions{CAFile: ca.File, ClientCertFile: client.CertFile, ClientKeyFile: client.KeyFile}},
+		{name: "TLS 1.2 mutual TLS without a client certificate", url: mtls12URL, opts: sso.TLSOptions{CAFile: ca.File}, wantReason: "refused the handshake"},
 		{name: "mutual TLS with a certificate the SSO does not trust", url: mtlsURL,
 			opts: sso.TLSOptions{CAFile: ca.File, ClientCertFile: strangerClient.CertFile, ClientKeyFile: strangerClient.KeyFile}, wantReason: "refused the handshake"},
 	}
