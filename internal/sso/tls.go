@@ -64,7 +64,12 @@ func (f *Forwarder) setTLS(up *upstream, c *directory.Cluster) error {
 		if err != nil {
 			return fmt.Errorf("%w: client certificate: %w", errTLSConfig, err)
 		}
-		cfg.GetClientCertificate = pair.GetClientCertificate
+		// Read again at each handshake if the files changed, so a renewed client certificate
+		// is shown without a restart (a pair caught half-written keeps the previous one).
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			pair.ReloadIfChanged()
+			return pair.Current(), nil
+		}
 	}
 	up.client.TLSConfig = cfg
 	// The handshake is made here rather than by fasthttp so that an alert the SSO sends after

@@ -146,3 +146,22 @@ func TestChangedCAFileTakesEffect(t *testing.T) {
 }
 
 func slogDiscard() *log.Logger { return log.New(io.Discard, "", 0) }
+
+// A renewed client certificate (same files, new contents) is shown at the next handshake:
+// mutual TLS survives a rotation without a restart.
+func TestClientCertificateRotation(t *testing.T) {
+	ca, clientCA, otherCA := certtest.NewCA(t, "SSO CA"), certtest.NewCA(t, "client CA"), certtest.NewCA(t, "retired client CA")
+	url := tlsSSO(t, ca.Issue(t, certtest.Options{}), clientCA)
+	current := otherCA.Issue(t, certtest.Options{CommonName: "old", Client: true}) // the SSO no longer trusts it
+	f := sso.New(sso.Options{Timeout: 5 * time.Second,
+		TLS: sso.TLSOptions{CAFile: ca.File, ClientCertFile: current.CertFile, ClientKeyFile: current.KeyFile}})
+	c := &directory.Cluster{Code: "TLS", Name: "tls", SSOURL: url + "/sso", ServerURL: url, Enabled: true}
+	if _, _, err := login(t, f, c); err == nil {
+		t.Fatal("the SSO accepted a certificate of a CA it does not trust")
+	}
+	clientCA.Issue(t, certtest.Options{CommonName: "renewed", Client: true}).WriteTo(t, current.CertFile, current.KeyFile)
+	f.CloseIdleConnections()
+	if status, _, err := login(t, f, c); err != nil || status != 200 {
+		t.Fatalf("after renewing the client certificate: %d %v", status, err)
+	}
+}
