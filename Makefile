@@ -21,7 +21,7 @@ build:
 # pulls no base image.
 image:
 	scripts/image-rootfs.sh build/rootfs
-	$(ENGINE) build $(if $(filter podman,$(ENGINE)),--format docker) -t $(IMAGE) -f Dockerfile .
+	$(ENGINE) build $(if $(filter podman,$(ENGINE)),--format docker --layers=false) -t $(IMAGE) -f Dockerfile .
 	@echo "built $(IMAGE) with $(ENGINE)"
 
 # The Debian package (nfpm, deploy/debian/nfpm.yaml), in dist/.

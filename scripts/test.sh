@@ -29,11 +29,16 @@ command -v chroot >/dev/null 2>&1 || need_apt+=(coreutils)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "scripts/test.sh: installing ${need_apt[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
+  # A failed install leaves the deploy tests to fail on the missing tool; the rest still runs.
   timeout 900 apt-get install -y "${need_apt[@]}" >/dev/null 2>&1 ||
-    { timeout 300 apt-get update >/dev/null && timeout 900 apt-get install -y "${need_apt[@]}" >/dev/null; }
+    { timeout 300 apt-get update >/dev/null && timeout 900 apt-get install -y "${need_apt[@]}" >/dev/null; } ||
+    echo "scripts/test.sh: could not install ${need_apt[*]}" >&2
 fi
-PATH="$(scripts/tools.sh helm nfpm):$PATH"
-export PATH
+if tools_bin="$(scripts/tools.sh helm nfpm)"; then
+  export PATH="$tools_bin:$PATH"
+else
+  echo "scripts/test.sh: could not build helm/nfpm; the deploy tests will fail" >&2
+fi
 # --- end issue 10 --------------------------------------------------------------------------
 
 # Every run uses its own key prefix so that runs never see each other's data.
