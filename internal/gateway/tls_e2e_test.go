@@ -80,6 +80,10 @@ func TestTLSListenersSwapCertificatesUnderLoad(t *testing.T) {
 	if err := tlsLogin(tlsClient(ca, false), publicBase); err != nil {
 		t.Fatalf("login over TLS: %v", err)
 	}
+	// The SSO learns that the client came over TLS.
+	if got := sso.last(t).Proto; got != "https" {
+		t.Fatalf("X-Forwarded-Proto to the SSO = %q, want https", got)
+	}
 	resp, err := tlsClient(ca, false).Get(adminBase + "/healthz")
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("admin /healthz over TLS: %v %v", resp, err)
