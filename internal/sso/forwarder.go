@@ -107,7 +107,7 @@ type upstream struct {
 	inFlight atomic.Int64
 
 	// tlsFiles are the cluster's TLS file names the client was made with (tls.go).
-	tlsFiles string
+	tlsFiles tlsFileSet
 	// lastAlert is the last TLS alert an SSO sent on a connection (see alertConn).
 	lastAlert atomic.Pointer[alertRecord]
 }

@@ -26,9 +26,12 @@ type TLSOptions struct {
 // errTLSConfig marks a cluster whose TLS files cannot be used: no request is sent.
 var errTLSConfig = errors.New("tls configuration")
 
-// tlsFiles is what an upstream's TLS depends on: a change of any file name makes a new one.
-func tlsFiles(c *directory.Cluster) string {
-	return c.CAFile + "\x00" + c.ClientCertFile + "\x00" + c.ClientKeyFile
+// tlsFileSet is what an upstream's TLS depends on: a change of any file name makes a new
+// upstream. A comparable struct, so the check on every request allocates nothing.
+type tlsFileSet struct{ ca, cert, key string }
+
+func tlsFiles(c *directory.Cluster) tlsFileSet {
+	return tlsFileSet{c.CAFile, c.ClientCertFile, c.ClientKeyFile}
 }
 
 // setTLS gives an https upstream its verification and client certificate: the system's CAs
