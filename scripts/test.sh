@@ -26,6 +26,7 @@ command -v podman >/dev/null 2>&1 || need_apt+=(podman)
 command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 command -v dpkg-deb >/dev/null 2>&1 || need_apt+=(dpkg)
 command -v chroot >/dev/null 2>&1 || need_apt+=(coreutils)
+command -v make >/dev/null 2>&1 || need_apt+=(make)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "scripts/test.sh: installing ${need_apt[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
