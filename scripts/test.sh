@@ -18,6 +18,30 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   for _ in $(seq 1 50); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.1; done
 fi
 
+# --- issue 10: deploy checks (deploy/*_test.go) -------------------------------------------
+# podman builds the container image, systemd-analyze verifies the unit, dpkg-deb reads the
+# .deb; helm and nfpm are built from the Go module proxy into a cache once (scripts/tools.sh).
+need_apt=()
+command -v podman >/dev/null 2>&1 || need_apt+=(podman)
+command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
+command -v dpkg-deb >/dev/null 2>&1 || need_apt+=(dpkg)
+command -v chroot >/dev/null 2>&1 || need_apt+=(coreutils)
+command -v make >/dev/null 2>&1 || need_apt+=(make)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "scripts/test.sh: installing ${need_apt[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  # A failed install leaves the deploy tests to fail on the missing tool; the rest still runs.
+  timeout 900 apt-get install -y "${need_apt[@]}" >/dev/null 2>&1 ||
+    { timeout 300 apt-get update >/dev/null && timeout 900 apt-get install -y "${need_apt[@]}" >/dev/null; } ||
+    echo "scripts/test.sh: could not install ${need_apt[*]}" >&2
+fi
+if tools_bin="$(scripts/tools.sh helm nfpm)"; then
+  export PATH="$tools_bin:$PATH"
+else
+  echo "scripts/test.sh: could not build helm/nfpm; the deploy tests will fail" >&2
+fi
+# --- end issue 10 --------------------------------------------------------------------------
+
 # Every run uses its own key prefix so that runs never see each other's data.
 export SSOGATE_TEST_REDIS="${SSOGATE_TEST_REDIS:-127.0.0.1:6379}"
 exec go test -count=1 -timeout 20m "$@" ./...

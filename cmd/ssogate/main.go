@@ -23,6 +23,7 @@ import (
 	"github.com/ssogate/ssogate/internal/gateway"
 	"github.com/ssogate/ssogate/internal/logsink"
 	"github.com/ssogate/ssogate/internal/refsso"
+	"github.com/ssogate/ssogate/internal/sdnotify"
 )
 
 const usage = `ssogate — one login URL in front of many clusters' SSO servers
@@ -34,7 +35,8 @@ usage:
   ssogate lockout get|clear (--user U | --ip IP) [--manager]
   ssogate cluster list | get CODE | put CODE --name N --sso-url U --server-url U [--token-url U] [--disabled] | rm CODE
   ssogate user bind CODE USER | unbind CODE USER | lookup USER | list CODE | import CODE FILE   [--manager]
-  ssogate version
+  ssogate version                 version, commit and build date
+  ssogate healthcheck [--url URL] probe /readyz of the admin listener (exit 0 ready, 1 not)
 
 admin commands take --admin-url (env SSOGATE_ADMIN_URL) and --admin-token (env SSOGATE_ADMIN_TOKEN).
 `
@@ -62,21 +64,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "lockout":
 		return cli.Run(ctx, args, stdout, stderr, os.Getenv)
 	case "version":
-		fmt.Fprintln(stdout, "ssogate", version())
+		printVersion(stdout)
 		return 0
+	case "healthcheck":
+		return healthcheck(ctx, args[1:], stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
 	}
 	fmt.Fprintf(stderr, "ssogate: unknown command %q\n\n%s", args[0], usage)
 	return 2
-}
-
-func version() string {
-	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
-		return info.Main.Version
-	}
-	return "(devel)"
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -110,7 +107,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, name := range config.UnknownEnv(os.Environ()) {
 		logger.Warn("ignoring unknown environment variable", "name", name)
 	}
-	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: logger, ConfigPath: *path, LogLevel: level})
+	notifier := sdnotify.FromEnv(os.Getenv) // nil unless run by systemd as Type=notify
+	notify := func(state string) {
+		if err := notifier.Notify(state); err != nil {
+			logger.Warn("sd_notify failed", "err", err)
+		}
+	}
+	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: logger, ConfigPath: *path, LogLevel: level, Notify: notify})
 	if err != nil {
 		logger.Error("start failed", "err", err)
 		return 1
@@ -127,6 +130,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}()
+	if interval, ok := sdnotify.WatchdogInterval(os.Getenv, os.Getpid()); ok {
+		go notifier.RunWatchdog(ctx, interval, nil)
+	}
 	if err := g.Run(ctx); err != nil {
 		logger.Error("stopped with error", "err", err)
 		return 1

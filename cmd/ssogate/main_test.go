@@ -129,8 +129,14 @@ func cleanEnv() []string {
 
 func startServe(t *testing.T, configPath string) *proc {
 	t.Helper()
+	return startServeEnv(t, configPath)
+}
+
+// startServeEnv is startServe with variables added to the clean environment.
+func startServeEnv(t *testing.T, configPath string, env ...string) *proc {
+	t.Helper()
 	p := &proc{t: t, cmd: exec.Command(binary, "serve", "--config", configPath), exited: make(chan struct{})}
-	p.cmd.Env = cleanEnv()
+	p.cmd.Env = append(cleanEnv(), env...)
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

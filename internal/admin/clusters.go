@@ -18,13 +18,18 @@ type clusterView struct {
 	ServerURL string `json:"server_url"`
 	TokenURL  string `json:"token_url"`
 	Enabled   bool   `json:"enabled"`
+	// TLS towards the cluster's SSO (SPEC section 4): file paths on the gateway's hosts.
+	CAFile         string `json:"ca_file,omitempty"`
+	ClientCertFile string `json:"client_cert_file,omitempty"`
+	ClientKeyFile  string `json:"client_key_file,omitempty"`
 	// Breaker is the circuit breaker's state, when the gateway wires one in.
 	Breaker string `json:"breaker,omitempty"`
 }
 
 func (s *server) view(c directory.Cluster) clusterView {
 	v := clusterView{Code: c.Code, Name: c.Name, SSOURL: c.SSOURL, ServerURL: c.ServerURL,
-		TokenURL: c.TokenURL, Enabled: c.Enabled}
+		TokenURL: c.TokenURL, Enabled: c.Enabled,
+		CAFile: c.CAFile, ClientCertFile: c.ClientCertFile, ClientKeyFile: c.ClientKeyFile}
 	if s.opts.BreakerState != nil {
 		v.Breaker = s.opts.BreakerState(c.Code)
 	}
@@ -39,6 +44,10 @@ type clusterInput struct {
 	TokenURL  string `json:"token_url"`
 	// Enabled defaults to true when absent.
 	Enabled *bool `json:"enabled"`
+
+	CAFile         string `json:"ca_file"`
+	ClientCertFile string `json:"client_cert_file"`
+	ClientKeyFile  string `json:"client_key_file"`
 }
 
 // pathCode validates the {code} path value, answering 400 for a malformed code (an unknown
@@ -89,7 +98,8 @@ func (s *server) putCluster(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := directory.Cluster{Code: code, Name: in.Name, SSOURL: in.SSOURL, ServerURL: in.ServerURL,
-		TokenURL: in.TokenURL, Enabled: in.Enabled == nil || *in.Enabled}
+		TokenURL: in.TokenURL, Enabled: in.Enabled == nil || *in.Enabled,
+		CAFile: in.CAFile, ClientCertFile: in.ClientCertFile, ClientKeyFile: in.ClientKeyFile}
 	if err := c.Validate(); err != nil {
 		s.fail(w, r, err)
 		return

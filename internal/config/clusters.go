@@ -20,10 +20,15 @@ type clusterYAML struct {
 	ServerURL string `yaml:"server_url"`
 	TokenURL  string `yaml:"token_url,omitempty"`
 	Enabled   *bool  `yaml:"enabled"`
+	// TLS towards this cluster's SSO (SPEC section 4).
+	CAFile         string `yaml:"ca_file,omitempty"`
+	ClientCertFile string `yaml:"client_cert_file,omitempty"`
+	ClientKeyFile  string `yaml:"client_key_file,omitempty"`
 }
 
 var clusterKeys = map[string]bool{
 	"code": true, "name": true, "sso_url": true, "server_url": true, "token_url": true, "enabled": true,
+	"ca_file": true, "client_cert_file": true, "client_key_file": true,
 }
 
 // UnmarshalYAML decodes the list. A custom unmarshaler is decoded without the file decoder's
@@ -67,6 +72,8 @@ func (cs *Clusters) UnmarshalYAML(n *yaml.Node) error {
 			ServerURL: y.ServerURL,
 			TokenURL:  y.TokenURL,
 			Enabled:   y.Enabled == nil || *y.Enabled,
+
+			CAFile: y.CAFile, ClientCertFile: y.ClientCertFile, ClientKeyFile: y.ClientKeyFile,
 		})
 	}
 	if len(problems) > 0 {
@@ -84,6 +91,7 @@ func (cs Clusters) MarshalYAML() (any, error) {
 		out[i] = clusterYAML{
 			Code: c.Code, Name: c.Name, SSOURL: c.SSOURL, ServerURL: c.ServerURL,
 			TokenURL: c.TokenURL, Enabled: &enabled,
+			CAFile: c.CAFile, ClientCertFile: c.ClientCertFile, ClientKeyFile: c.ClientKeyFile,
 		}
 	}
 	return out, nil

@@ -37,6 +37,11 @@ type Config struct {
 	Refresh   RefreshConfig   `yaml:"refresh"`
 	RateLimit RateLimitConfig `yaml:"ratelimit"`
 
+	// TLS and AdminTLS turn the public and admin listeners into TLS listeners (SPEC section 10);
+	// both empty (the default) serve plain HTTP.
+	TLS      TLSConfig `yaml:"tls"`
+	AdminTLS TLSConfig `yaml:"admin_tls"`
+
 	// Clusters are upserted into the store at start and on SIGHUP. A list of structured
 	// entries has no sensible one-variable form, so it is the one key the environment
 	// cannot override.
@@ -103,6 +108,12 @@ type SSOConfig struct {
 	// breaker for BreakerOpenFor.
 	BreakerFailures int           `yaml:"breaker_failures"`
 	BreakerOpenFor  time.Duration `yaml:"breaker_open_for"`
+	// CAFile is a PEM bundle trusted for https token URLs besides the system's CAs.
+	CAFile string `yaml:"ca_file"`
+	// ClientCertFile and ClientKeyFile are the client certificate shown to SSOs that demand
+	// mutual TLS (a cluster's own pair takes precedence).
+	ClientCertFile string `yaml:"client_cert_file"`
+	ClientKeyFile  string `yaml:"client_key_file"`
 }
 
 // RefreshConfig governs the record of refresh tokens handed out (SPEC section 2).

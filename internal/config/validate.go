@@ -147,6 +147,7 @@ func (c *Config) Validate() error {
 		v.add("ratelimit.lockout_max", "must not be shorter than ratelimit.lockout_base (%s), got %s", r.LockoutBase, r.LockoutMax)
 	}
 
+	v.tls(c)
 	v.clusters(c.Clusters)
 	return errors.Join(v.errs...)
 }
@@ -208,6 +209,7 @@ func (v *validator) clusters(cs Clusters) {
 		v.url(key+".sso_url", cl.SSOURL, true)
 		v.url(key+".server_url", cl.ServerURL, true)
 		v.url(key+".token_url", cl.TokenURL, false)
+		v.clusterTLS(key, cl)
 		if len(v.errs) > before {
 			continue
 		}

@@ -41,6 +41,12 @@ type Cluster struct {
 	// TokenURL overrides SSOURL + "/oauth/token" when set.
 	TokenURL string `json:"token_url"`
 	Enabled  bool   `json:"enabled"`
+	// CAFile is a PEM bundle trusted, besides the system's CAs and sso.ca_file, for this
+	// cluster's https token URL; ClientCertFile and ClientKeyFile are the client certificate
+	// shown to an SSO that demands mutual TLS (SPEC section 4). Paths on the gateway's hosts.
+	CAFile         string `json:"ca_file,omitempty"`
+	ClientCertFile string `json:"client_cert_file,omitempty"`
+	ClientKeyFile  string `json:"client_key_file,omitempty"`
 }
 
 // EffectiveTokenURL is where token requests for this cluster are forwarded.
@@ -124,6 +130,9 @@ func (c *Cluster) Validate() error {
 	}
 	if err := checkURL("token_url", c.TokenURL, false); err != nil {
 		return fmt.Errorf("cluster %s: %w", code, err)
+	}
+	if (c.ClientCertFile == "") != (c.ClientKeyFile == "") {
+		return fmt.Errorf("cluster %s: client_cert_file and client_key_file must be set together: %w", code, ErrInvalid)
 	}
 	return nil
 }

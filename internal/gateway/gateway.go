@@ -51,6 +51,10 @@ type Gateway struct {
 	reloadMu   sync.Mutex
 	configPath string
 	logLevel   *slog.LevelVar
+	// tls holds the listeners' certificates when they serve TLS (tls.go).
+	tls listenerTLS
+	// notify, when set, is told the service state (systemd's sd_notify, Options.Notify).
+	notify func(state string)
 }
 
 // Options are what New needs besides the configuration.
@@ -62,6 +66,9 @@ type Options struct {
 	Store Backend
 	// LogLevel, when set, is the level of Logger's handler: Reload applies log_level to it.
 	LogLevel *slog.LevelVar
+	// Notify, when set, is called with "READY=1" once Run serves and "STOPPING=1" when it
+	// starts shutting down (systemd's Type=notify, internal/sdnotify).
+	Notify func(state string)
 }
 
 // New opens the store and both listeners (so ":0" addresses are known before Run) and wires
@@ -72,6 +79,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Gateway, error)
 		logger = slog.New(slog.DiscardHandler)
 	}
 	g := &Gateway{cfg: cfg, logger: logger, configPath: opts.ConfigPath, logLevel: opts.LogLevel, metrics: metrics.New()}
+	g.notify = opts.Notify
 	if err := g.init(ctx, opts); err != nil {
 		g.Close()
 		return nil, err
@@ -111,6 +119,7 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 		BreakerFailures: uint32(cfg.SSO.BreakerFailures),
 		BreakerOpenFor:  cfg.SSO.BreakerOpenFor,
 		Observe:         g.metrics.ObserveSSO,
+		TLS:             ssoTLS(cfg),
 		OnBreakerChange: func(cluster, from, to string) {
 			g.metrics.BreakerChanged(cluster, from, to)
 			logger.Warn("sso circuit breaker changed", "cluster", cluster, "from", from, "to", to)
@@ -185,7 +194,7 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 	if g.adminLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
 		return fmt.Errorf("admin_listen: %w", err)
 	}
-	return nil
+	return g.initTLS()
 }
 
 // lockouts is the limiter for the lockouts API, or nil (not a nil *Limiter in an interface)
@@ -276,7 +285,12 @@ func (g *Gateway) Run(ctx context.Context) error {
 			g.logger.Error("directory stopped", "err", err)
 		}
 	}()
-	g.logger.Info("ssogate serving", "listen", g.PublicAddr(), "admin_listen", g.AdminAddr(), "store", g.cfg.Store.Driver)
+	g.watchCertificates(runCtx)
+	g.logger.Info("ssogate serving", "listen", g.PublicAddr(), "admin_listen", g.AdminAddr(), "store", g.cfg.Store.Driver,
+		"tls", g.tls.public != nil, "admin_tls", g.tls.admin != nil)
+	if g.notify != nil {
+		g.notify("READY=1")
+	}
 
 	var serveErr error
 	select {
@@ -286,6 +300,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.ShutdownTimeout)
 	defer stop()
+	if g.notify != nil {
+		g.notify("STOPPING=1")
+	}
 	g.logger.Info("shutting down", "timeout", g.cfg.ShutdownTimeout.String())
 	var wg sync.WaitGroup
 	var publicErr, adminErr error
@@ -343,6 +360,9 @@ func (g *Gateway) Reload(ctx context.Context) error {
 		return fmt.Errorf("reload: %w", err)
 	}
 	if err := g.upsertClusters(ctx, cfg.Clusters); err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	if err := g.reloadCertificates(cfg); err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
 	if g.logLevel != nil {

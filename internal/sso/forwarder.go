@@ -31,6 +31,8 @@ type Options struct {
 	Observe func(cluster string, status int, elapsed time.Duration)
 	// OnBreakerChange, when set, is told about every state change of a cluster's breaker.
 	OnBreakerChange func(cluster string, from, to string)
+	// TLS is what https token URLs are verified against and the client certificate they get.
+	TLS TLSOptions
 }
 
 func (o *Options) setDefaults() {
@@ -105,6 +107,11 @@ type upstream struct {
 	client   *fasthttp.HostClient
 	breaker  *gobreaker.CircuitBreaker[int]
 	inFlight atomic.Int64
+
+	// tlsFiles are the cluster's TLS file names the client was made with (tls.go).
+	tlsFiles tlsFileSet
+	// lastAlert is the last TLS alert an SSO sent on a connection (see alertConn).
+	lastAlert atomic.Pointer[alertRecord]
 }
 
 // New returns a Forwarder.
@@ -127,6 +134,9 @@ type Call struct {
 func (f *Forwarder) Forward(c *directory.Cluster, call *Call, resp *fasthttp.Response) error {
 	up, err := f.upstream(c)
 	if err != nil {
+		if reason, ok := tlsFailure(err); ok {
+			return &Unavailable{Cluster: c.Code, Reason: reason, Err: err}
+		}
 		return &Unavailable{Cluster: c.Code, Reason: "bad token url", Err: err}
 	}
 	if n := up.inFlight.Add(1); n > int64(f.opts.MaxInFlight) {
@@ -177,9 +187,14 @@ func (f *Forwarder) Forward(c *directory.Cluster, call *Call, resp *fasthttp.Res
 		return &Unavailable{Cluster: c.Code, Reason: "timeout", Err: err}
 	case errors.Is(err, fasthttp.ErrNoFreeConns):
 		return &Unavailable{Cluster: c.Code, Reason: "too many requests in flight", Err: err}
-	default:
-		return &Unavailable{Cluster: c.Code, Reason: "transport", Err: err}
 	}
+	if alert := up.recentAlert(); alert != nil && errors.Is(err, fasthttp.ErrConnectionClosed) {
+		err = fmt.Errorf("%w (after %w)", err, alert)
+	}
+	if reason, ok := tlsFailure(err); ok {
+		return &Unavailable{Cluster: c.Code, Reason: reason, Err: err}
+	}
+	return &Unavailable{Cluster: c.Code, Reason: "transport", Err: err}
 }
 
 // BreakerState returns "closed", "half-open" or "open" for a cluster's breaker, or "" when the
@@ -212,15 +227,18 @@ func (f *Forwarder) upstream(c *directory.Cluster) (*upstream, error) {
 	f.mu.RLock()
 	up := f.upstreams[c.Code]
 	f.mu.RUnlock()
-	if up != nil && up.tokenURL == tokenURL {
+	if up != nil && up.tokenURL == tokenURL && up.tlsFiles == tlsFiles(c) {
 		return up, nil
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if up = f.upstreams[c.Code]; up != nil && up.tokenURL == tokenURL {
+	if up = f.upstreams[c.Code]; up != nil && up.tokenURL == tokenURL && up.tlsFiles == tlsFiles(c) {
 		return up, nil
 	}
 	up, err := f.newUpstream(c.Code, tokenURL)
+	if err == nil {
+		err = f.setTLS(up, c)
+	}
 	if err != nil {
 		return nil, err
 	}
