@@ -10,7 +10,19 @@ import (
 	"time"
 )
 
-// Options tune a Directory; zero values take the defaults of SPEC section 3.
+// Defaults of SPEC section 3 (and of the config's cache.* and store.timeout keys).
+const (
+	DefaultCacheSize      = 1_000_000
+	DefaultCacheTTL       = time.Minute
+	DefaultStaleIfError   = time.Hour
+	DefaultStoreTimeout   = time.Second
+	DefaultClusterRefresh = 10 * time.Second
+)
+
+// Options tune a Directory. A zero CacheSize, CacheTTL, StoreTimeout or ClusterRefresh takes
+// its default (the configuration refuses zero for those keys, so it never means anything
+// else); a zero StaleIfError means what cache.stale_if_error: 0 means — never serve a stale
+// answer — so the caller passes DefaultStaleIfError explicitly when it wants one.
 type Options struct {
 	// CaseInsensitive folds usernames to lower case (username_case_insensitive).
 	CaseInsensitive bool
@@ -20,8 +32,9 @@ type Options struct {
 	// (default 1 min). Changes made through the admin API invalidate at once; the TTL is a
 	// safety net for changes made behind the gateway's back.
 	CacheTTL time.Duration
-	// StaleIfError is how long a cached answer may still be served while the store fails
-	// (default 1 h).
+	// StaleIfError is how long a cached answer may still be served while the store fails.
+	// Zero (or negative) never serves one: a lookup the cache cannot answer fresh asks the
+	// store, and a store failure is ErrUnavailable (1002 temporarily_unavailable).
 	StaleIfError time.Duration
 	// StoreTimeout is the deadline of each store operation (default 1 s).
 	StoreTimeout time.Duration
@@ -33,19 +46,18 @@ type Options struct {
 
 func (o *Options) setDefaults() {
 	if o.CacheSize <= 0 {
-		o.CacheSize = 1_000_000
+		o.CacheSize = DefaultCacheSize
 	}
 	if o.CacheTTL <= 0 {
-		o.CacheTTL = time.Minute
+		o.CacheTTL = DefaultCacheTTL
 	}
-	if o.StaleIfError <= 0 {
-		o.StaleIfError = time.Hour
-	}
+	// StaleIfError has no default here: zero is "never" (cache.stale_if_error: 0), not "unset".
+	o.StaleIfError = max(o.StaleIfError, 0)
 	if o.StoreTimeout <= 0 {
-		o.StoreTimeout = time.Second
+		o.StoreTimeout = DefaultStoreTimeout
 	}
 	if o.ClusterRefresh <= 0 {
-		o.ClusterRefresh = 10 * time.Second
+		o.ClusterRefresh = DefaultClusterRefresh
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -180,6 +180,25 @@ func TestStaleIfErrorIsBounded(t *testing.T) {
 	}
 }
 
+// cache.stale_if_error: 0 means "never serve stale" (issue 8 item 5: zero was taken as "unset"
+// and served stale answers for an hour).
+func TestStaleIfErrorZeroNeverServesStale(t *testing.T) {
+	d, f := newDirectory(t, directory.Options{CacheTTL: time.Millisecond, StaleIfError: 0})
+	ctx := context.Background()
+	must(t, d.Bind(ctx, directory.NamespaceUser, "u", "A"))
+	if _, err := d.Resolve(ctx, directory.NamespaceUser, "u", ""); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond) // past the TTL: the store must be asked
+	f.down.Store(true)
+	if c, err := d.Resolve(ctx, directory.NamespaceUser, "u", ""); !directory.IsUnavailable(err) {
+		t.Fatalf("stale_if_error 0 served a stale answer: %v %v", c.Code, err)
+	}
+	if n := d.Stats().StaleServed; n != 0 {
+		t.Fatalf("stale answers counted: %d", n)
+	}
+}
+
 func TestCacheIsBounded(t *testing.T) {
 	d, _ := newDirectory(t, directory.Options{CacheSize: 640})
 	ctx := context.Background()

@@ -41,7 +41,8 @@ type Options struct {
 	DB int
 	// Prefix starts every key and the change channel, so several deployments (or test runs)
 	// can share one Redis; default "ssogate:". It should not contain '{' or '}': a hash tag
-	// in the prefix would put every key into one Cluster slot.
+	// in the prefix would put every key into one Cluster slot. The configuration refuses an
+	// empty store.redis_prefix, so an empty Prefix here only ever comes from code.
 	Prefix string
 	// Timeout bounds every Redis round trip of an operation (default 1 s, SPEC section 3
 	// store.timeout), so that a Redis that is down or stalled never hangs a caller.
