@@ -64,6 +64,8 @@ type Store struct {
 
 	// The sweeper removes bindings of deleted clusters in the background (clusters.go).
 	sweepKick chan struct{}
+	// pub numbers change notifications and resends an All after a lost one (publish.go).
+	pub       *publisher
 	stop      context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -108,6 +110,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	s := &Store{
 		client: client, clientO: co, keys: newKeys(opts.Prefix), timeout: opts.Timeout,
 		pageBudget: opts.Timeout / 2, log: opts.Logger, sweepKick: make(chan struct{}, 1), stop: stop,
+		pub: newPublisher(),
 	}
 	if err := s.Ping(ctx); err != nil {
 		stop()
@@ -116,8 +119,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	opts.Logger.Info("redis store connected", "mode", string(client.Mode()), "addrs", opts.Addrs, "prefix", opts.Prefix)
 	s.checkEncodingLimits(ctx)
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.sweeper(sctx)
+	go s.resendLoop(sctx)
 	s.kickSweep() // resume a sweep that a previous process did not finish
 	return s, nil
 }
