@@ -87,6 +87,9 @@ type Directory struct {
 	cache *cache
 	sets  *codeSets
 	table atomic.Pointer[clusterTable]
+	// ttl and staleIfError are opts.CacheTTL and opts.StaleIfError in nanoseconds, which a
+	// configuration reload may change while lookups run (SetCacheTimes).
+	ttl, staleIfError atomic.Int64
 
 	hits, misses, stale, storeErrors atomic.Uint64
 }
@@ -102,7 +105,19 @@ func New(store Store, opts Options) *Directory {
 	opts.setDefaults()
 	d := &Directory{store: store, opts: opts, cache: newCache(opts.CacheSize), sets: newCodeSets()}
 	d.table.Store(&clusterTable{})
+	d.SetCacheTimes(opts.CacheTTL, opts.StaleIfError)
 	return d
+}
+
+// SetCacheTimes changes cache.ttl and cache.stale_if_error of a running Directory (a
+// configuration reload). The zero values mean what they mean in Options: a zero ttl takes the
+// default, a zero staleIfError never serves a stale answer.
+func (d *Directory) SetCacheTimes(ttl, staleIfError time.Duration) {
+	if ttl <= 0 {
+		ttl = DefaultCacheTTL
+	}
+	d.ttl.Store(int64(ttl))
+	d.staleIfError.Store(int64(max(staleIfError, 0)))
 }
 
 // Run loads the cluster table and keeps it fresh until ctx ends: periodically, and on every
@@ -263,7 +278,7 @@ func (d *Directory) lookup(ctx context.Context, ns Namespace, name string) ([]st
 	key := cacheKey(ns, name)
 	now := time.Now()
 	e, ok, gen := d.cache.get(key)
-	if ok && d.cache.fresh(e, now, d.opts.CacheTTL) {
+	if ok && d.cache.fresh(e, now, time.Duration(d.ttl.Load())) {
 		d.hits.Add(1)
 		return d.sets.get(e.set), nil
 	}
@@ -273,7 +288,7 @@ func (d *Directory) lookup(ctx context.Context, ns Namespace, name string) ([]st
 	cancel()
 	if err != nil {
 		d.storeErrors.Add(1)
-		if ok && now.UnixNano()-e.fetched < int64(d.opts.StaleIfError) {
+		if ok && now.UnixNano()-e.fetched < d.staleIfError.Load() {
 			d.stale.Add(1)
 			return d.sets.get(e.set), nil
 		}

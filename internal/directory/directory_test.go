@@ -290,3 +290,32 @@ func TestCacheMemoryPerUsername(t *testing.T) {
 	}
 	runtime.KeepAlive(names)
 }
+
+// A reload changes cache.stale_if_error on the running directory (SetCacheTimes); 0 then
+// stops serving stale answers at once.
+func TestSetCacheTimesAppliesStaleIfError(t *testing.T) {
+	d, f := newDirectory(t, directory.Options{CacheTTL: time.Millisecond, StaleIfError: time.Hour})
+	ctx := context.Background()
+	must(t, d.Bind(ctx, directory.NamespaceUser, "u", "A"))
+	if _, err := d.Resolve(ctx, directory.NamespaceUser, "u", ""); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	f.down.Store(true)
+	if _, err := d.Resolve(ctx, directory.NamespaceUser, "u", ""); err != nil {
+		t.Fatalf("stale_if_error 1h: %v", err)
+	}
+	d.SetCacheTimes(time.Millisecond, 0)
+	if _, err := d.Resolve(ctx, directory.NamespaceUser, "u", ""); !directory.IsUnavailable(err) {
+		t.Fatalf("after SetCacheTimes(_, 0) a stale answer was served: %v", err)
+	}
+	f.down.Store(false)
+	d.SetCacheTimes(time.Hour, 0)
+	if _, err := d.Resolve(ctx, directory.NamespaceUser, "u", ""); err != nil {
+		t.Fatal(err)
+	}
+	f.down.Store(true)
+	if _, err := d.Resolve(ctx, directory.NamespaceUser, "u", ""); err != nil {
+		t.Fatalf("a fresh answer within the new ttl (1h) was not served: %v", err)
+	}
+}

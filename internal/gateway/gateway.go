@@ -49,6 +49,7 @@ type Gateway struct {
 	adminToken string
 	// reloadMu serialises reloads (SIGHUP and POST /admin/reload).
 	reloadMu   sync.Mutex
+	cfgMu      sync.Mutex // guards cfg, which Reload updates (reload.go)
 	configPath string
 	logLevel   *slog.LevelVar
 }
@@ -117,17 +118,7 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 		},
 	})
 	if cfg.RateLimit.Enabled {
-		g.limiter = ratelimit.New(g.counters(), ratelimit.Options{
-			UserFailures: cfg.RateLimit.UserFailures,
-			UserWindow:   cfg.RateLimit.UserWindow,
-			IPFailures:   cfg.RateLimit.IPFailures,
-			IPWindow:     cfg.RateLimit.IPWindow,
-			LockoutBase:  cfg.RateLimit.LockoutBase,
-			LockoutMax:   cfg.RateLimit.LockoutMax,
-			StrikeWindow: cfg.RateLimit.StrikeWindow,
-			StoreTimeout: cfg.Store.Timeout,
-			Logger:       logger,
-		})
+		g.limiter = ratelimit.New(g.counters(), g.ratelimitOptions(cfg))
 	}
 	g.token = tokenapi.New(tokenapi.Options{
 		Directory:      g.dir,
@@ -259,7 +250,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 			g.logger.Error("directory stopped", "err", err)
 		}
 	}()
-	g.logger.Info("ssogate serving", "listen", g.PublicAddr(), "admin_listen", g.AdminAddr(), "store", g.cfg.Store.Driver)
+	g.logger.Info("ssogate serving", "listen", g.PublicAddr(), "admin_listen", g.AdminAddr(), "store", g.currentConfig().Store.Driver)
 
 	var serveErr error
 	select {
@@ -267,9 +258,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 	case serveErr = <-errc:
 		g.logger.Error("listener failed", "err", serveErr)
 	}
-	shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.ShutdownTimeout)
+	shutdownTimeout := g.currentConfig().ShutdownTimeout // a reload may have changed it
+	shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer stop()
-	g.logger.Info("shutting down", "timeout", g.cfg.ShutdownTimeout.String())
+	g.logger.Info("shutting down", "timeout", shutdownTimeout.String())
 	var wg sync.WaitGroup
 	var publicErr, adminErr error
 	wg.Add(2)
@@ -309,33 +301,6 @@ func (g *Gateway) upsertClusters(ctx context.Context, clusters []directory.Clust
 			return fmt.Errorf("clusters: upsert %s: %w", c.Code, err)
 		}
 	}
-	return nil
-}
-
-// Reload re-reads the configuration file and applies what can change while running: the
-// clusters list is upserted again and the log level follows. Listener, store and limits need
-// a restart; a change to them is logged, not applied.
-func (g *Gateway) Reload(ctx context.Context) error {
-	g.reloadMu.Lock()
-	defer g.reloadMu.Unlock()
-	cfg, err := config.Load(g.configPath, os.Environ())
-	if err == nil {
-		err = cfg.Validate()
-	}
-	if err != nil {
-		return fmt.Errorf("reload: %w", err)
-	}
-	if err := g.upsertClusters(ctx, cfg.Clusters); err != nil {
-		return fmt.Errorf("reload: %w", err)
-	}
-	if g.logLevel != nil {
-		g.logLevel.Set(cfg.SlogLevel())
-	}
-	if cfg.Listen != g.cfg.Listen || cfg.AdminListen != g.cfg.AdminListen || cfg.Store.Driver != g.cfg.Store.Driver ||
-		cfg.RateLimit != g.cfg.RateLimit || cfg.SSO != g.cfg.SSO || cfg.Cache != g.cfg.Cache {
-		g.logger.Warn("reload: only clusters and log_level change at run time; listen, store, sso, cache and ratelimit changes need a restart")
-	}
-	g.logger.Info("configuration reloaded", "clusters", len(cfg.Clusters))
 	return nil
 }
 
