@@ -136,8 +136,9 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Ping reports whether Redis answers (readiness). In Redis Cluster it also requires
-// cluster_state:ok, so that a master lost without failover makes the instance not ready.
+// Ping reports whether Redis answers (readiness). In Redis Cluster it asks every master of the
+// current topology and requires cluster_state:ok, so that a master lost without failover
+// makes the instance not ready, and a seed lost in a failover does not.
 func (s *Store) Ping(ctx context.Context) error {
 	ctx, cancel, err := s.op(ctx)
 	if err != nil {
@@ -145,14 +146,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	defer cancel()
 	if s.client.Mode() == rueidis.ClientModeCluster {
-		info, err := s.client.Do(ctx, s.client.B().ClusterInfo().Build()).ToString()
-		if err != nil {
-			return fmt.Errorf("redis store: cluster info: %w", err)
-		}
-		if !strings.Contains(info, "cluster_state:ok") {
-			return errors.New("redis store: cluster_state is not ok")
-		}
-		return nil
+		return s.pingCluster(ctx) // ping.go: the masters of the current topology
 	}
 	if err := s.client.Do(ctx, s.client.B().Ping().Build()).Error(); err != nil {
 		return fmt.Errorf("redis store: ping: %w", err)
