@@ -33,6 +33,12 @@ type Options struct {
 	MaxBodyBytes int64
 	// Logger receives one line per admin request; nil uses slog.Default().
 	Logger *slog.Logger
+	// BulkIdleTimeout lets a bulk import outlive the server's ReadTimeout and WriteTimeout
+	// while its data keeps coming: every read of its body that brings data moves the
+	// connection's read deadline to now + BulkIdleTimeout (and the write deadline a minute
+	// past that, for the last batch and the answer). Zero leaves the server's deadlines
+	// alone: an import then has the server's ReadTimeout in all (bulk.go).
+	BulkIdleTimeout time.Duration
 }
 
 // DefaultMaxBodyBytes is the default bound of a JSON request body.

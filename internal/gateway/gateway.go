@@ -157,7 +157,14 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 			BreakerState: g.fwd.BreakerState,
 			MaxBodyBytes: cfg.MaxBodyBytes,
 			Logger:       logger,
+			// A bulk import runs as long as its lines keep coming (admin/bulk.go).
+			BulkIdleTimeout: cfg.HTTP.ReadTimeout,
 		}),
+		// Slow clients are cut off on the admin listener too (SPEC section 6): the request
+		// within read_header_timeout + read_timeout, the answer within read_timeout +
+		// write_timeout of the headers; the streamed bulk import moves both while it brings data.
+		ReadTimeout:       cfg.HTTP.ReadHeaderTimeout + cfg.HTTP.ReadTimeout,
+		WriteTimeout:      cfg.HTTP.ReadTimeout + cfg.HTTP.WriteTimeout,
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		IdleTimeout:       cfg.HTTP.IdleTimeout,
 		MaxHeaderBytes:    cfg.HTTP.MaxHeaderBytes,
@@ -320,7 +327,7 @@ func (g *Gateway) resolveAdminToken() (string, error) {
 		return "", fmt.Errorf("admin_token: %w", err)
 	}
 	path := filepath.Join(dir, "admin-token")
-	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+	if err := writeSecretFile(path, []byte(token+"\n")); err != nil {
 		return "", fmt.Errorf("admin_token: write %s: %w", path, err)
 	}
 	g.logger.Warn("no admin_token configured; generated one", "file", path)
