@@ -209,19 +209,15 @@ func (d *Directory) ResolveNormalized(ctx context.Context, ns Namespace, name, i
 		return Cluster{}, fmt.Errorf("cluster table not loaded: %w", ErrUnavailable)
 	}
 	if inviteCode != "" {
-		code, err := NormalizeCode(inviteCode)
+		c, err := t.byInviteCode(inviteCode)
 		if err != nil {
-			return Cluster{}, ErrBadInviteCode
-		}
-		c, ok := t.byCode[code]
-		if !ok || !c.Enabled {
-			return Cluster{}, ErrBadInviteCode
+			return Cluster{}, err
 		}
 		codes, err := d.lookup(ctx, ns, name)
 		if err != nil {
 			return Cluster{}, err
 		}
-		if !slices.Contains(codes, code) {
+		if !slices.Contains(codes, c.Code) {
 			return Cluster{}, ErrBadInviteCode
 		}
 		return *c, nil
@@ -233,7 +229,7 @@ func (d *Directory) ResolveNormalized(ctx context.Context, ns Namespace, name, i
 	var found *Cluster
 	n := 0
 	for _, code := range codes {
-		if c, ok := t.byCode[code]; ok && c.Enabled {
+		if c := t.enabled(code); c != nil {
 			if n == 0 {
 				found = c
 			}
@@ -248,7 +244,7 @@ func (d *Directory) ResolveNormalized(ctx context.Context, ns Namespace, name, i
 	}
 	choices := make([]Cluster, 0, n)
 	for _, code := range codes { // codes are sorted, so choices are ordered by code
-		if c, ok := t.byCode[code]; ok && c.Enabled {
+		if c := t.enabled(code); c != nil {
 			choices = append(choices, *c)
 		}
 	}
@@ -262,15 +258,32 @@ func (d *Directory) Cluster(inviteCode string) (Cluster, error) {
 	if t.byCode == nil {
 		return Cluster{}, fmt.Errorf("cluster table not loaded: %w", ErrUnavailable)
 	}
-	code, err := NormalizeCode(inviteCode)
+	c, err := t.byInviteCode(inviteCode)
 	if err != nil {
-		return Cluster{}, ErrBadInviteCode
-	}
-	c, ok := t.byCode[code]
-	if !ok || !c.Enabled {
-		return Cluster{}, ErrBadInviteCode
+		return Cluster{}, err
 	}
 	return *c, nil
+}
+
+// enabled returns the cluster with a normalised code if it is known and enabled, else nil.
+func (t *clusterTable) enabled(code string) *Cluster {
+	if c, ok := t.byCode[code]; ok && c.Enabled {
+		return c
+	}
+	return nil
+}
+
+// byInviteCode is the one rule for an invite code typed by a user: it names a known, enabled
+// cluster (any case), or the answer is ErrBadInviteCode (1001).
+func (t *clusterTable) byInviteCode(inviteCode string) (*Cluster, error) {
+	code, err := NormalizeCode(inviteCode)
+	if err != nil {
+		return nil, ErrBadInviteCode
+	}
+	if c := t.enabled(code); c != nil {
+		return c, nil
+	}
+	return nil, ErrBadInviteCode
 }
 
 // lookup returns the codes bound to an already-normalised username, from the cache when fresh.

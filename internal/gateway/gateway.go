@@ -20,17 +20,13 @@ import (
 	"github.com/ssogate/ssogate/internal/directory"
 	"github.com/ssogate/ssogate/internal/metrics"
 	"github.com/ssogate/ssogate/internal/ratelimit"
-	"github.com/ssogate/ssogate/internal/refresh"
 	"github.com/ssogate/ssogate/internal/sso"
+	"github.com/ssogate/ssogate/internal/store"
 	"github.com/ssogate/ssogate/internal/tokenapi"
 )
 
-// Backend is what the gateway needs from a store: every backend provides all three parts.
-type Backend interface {
-	directory.Store
-	refresh.Store
-	ratelimit.Counters
-}
+// Backend is what the gateway needs from a store, declared once in package store.
+type Backend = store.Backend
 
 // Gateway is one running ssogate instance.
 type Gateway struct {
