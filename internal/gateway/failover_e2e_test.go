@@ -28,9 +28,13 @@ import (
 // so that a failover takes a few seconds and the tests stay fast.
 const failoverNodeTimeout = 1000
 
+// lastPortErr is why the last port found busy was (for the failure message).
+var lastPortErr error
+
 func portIsFree(p int) bool {
 	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
 	if err != nil {
+		lastPortErr = err
 		return false
 	}
 	ln.Close()
@@ -52,9 +56,11 @@ func startRedisCluster(t *testing.T) *redisCluster {
 	}
 	script := filepath.Join("..", "..", "scripts", "redis-cluster.sh")
 	c := &redisCluster{dir: t.TempDir()}
-	for try := 0; try < 50 && c.base == 0; try++ {
-		n, _ := rand.Int(rand.Reader, big.NewInt(18000))
-		b := 30000 + int(n.Int64())
+	for try := 0; try < 200 && c.base == 0; try++ {
+		// Below the ephemeral range (32768 up on Linux), bus ports (+10000) included: on a
+		// busy machine thousands of outgoing connections hold ports there.
+		n, _ := rand.Int(rand.Reader, big.NewInt(10000))
+		b := 12000 + int(n.Int64())
 		free := true
 		for i := range 6 {
 			free = free && portIsFree(b+i) && portIsFree(b+i+10000)
@@ -64,7 +70,7 @@ func startRedisCluster(t *testing.T) *redisCluster {
 		}
 	}
 	if c.base == 0 {
-		t.Fatal("no free run of ports for a Redis Cluster")
+		t.Fatalf("no free run of ports for a Redis Cluster (last: %v)", lastPortErr)
 	}
 	run := func(cmd string) error {
 		sh := exec.Command("bash", script, cmd, c.dir, strconv.Itoa(c.base), "1")
