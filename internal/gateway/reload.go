@@ -49,13 +49,23 @@ var reloadRules = []reloadRule{
 	{key: "shutdown_timeout", apply: liveValue},
 	{key: "cache.ttl", apply: applyCacheTimes},
 	{key: "cache.stale_if_error", apply: applyCacheTimes},
-	// TODO(merge issue-8a): apply with
-	//   g.limiter.SetOptions(g.ratelimitOptions(*cfg)) (when g.limiter != nil)
-	// once (*ratelimit.Limiter).SetOptions exists; until then a warning.
+	// TODO(merge issue-8a): once (*ratelimit.Limiter).SetOptions exists (nil-safe), this line
+	// becomes
+	//   {key: "ratelimit.", apply: func(g *Gateway, _ context.Context, cfg *config.Config) error {
+	//       o := g.ratelimitOptions(*cfg)
+	//       o.StoreTimeout = g.currentConfig().Store.Timeout // store.timeout needs a restart
+	//       g.limiter.SetOptions(o)
+	//       return nil
+	//   }},
+	// and reload_keys_test.go's "applied" list gains the ratelimit figures.
 	{key: "ratelimit.", restart: "TODO at merge: applied by (*ratelimit.Limiter).SetOptions (issue-8a)"},
 	{key: "ratelimit.enabled", restart: "the limiter is wired into the token endpoint at start"},
-	// TODO(merge issue-8a): apply with g.token.SetTrustedProxies(cfg.TrustedProxyPrefixes())
-	// once (*tokenapi.Handler).SetTrustedProxies exists; until then a warning.
+	// TODO(merge issue-8a): once (*tokenapi.Handler).SetTrustedProxies exists, this line becomes
+	//   {key: "http.trusted_proxies", apply: func(g *Gateway, _ context.Context, cfg *config.Config) error {
+	//       g.token.SetTrustedProxies(cfg.TrustedProxyPrefixes())
+	//       return nil
+	//   }},
+	// and reload_keys_test.go's "applied" list gains http.trusted_proxies.
 	{key: "http.trusted_proxies", restart: "TODO at merge: applied by (*tokenapi.Handler).SetTrustedProxies (issue-8a)"},
 	// TODO(merge issue-9): the scoped admin tokens bring their own applier; this line goes.
 	{key: "admin_token", restart: "the admin API's token is read at start (issue 9 applies it on reload)"},
