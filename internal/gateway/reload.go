@@ -23,7 +23,9 @@ import (
 // section ("sso.") that has no rule of its own.
 type reloadRule struct {
 	key string
-	// apply makes the new value take effect; nil means the key needs a restart.
+	// apply makes the new value take effect; nil means the key needs a restart. cfg is the
+	// configuration in effect with this key's new value (for a section rule, called once per
+	// changed key of the section, each call seeing one more of them).
 	apply func(g *Gateway, ctx context.Context, cfg *config.Config) error
 	// always applies on every reload, changed or not: the clusters list is upserted again
 	// (an operator reloads to restore a cluster edited through the API).
@@ -52,9 +54,7 @@ var reloadRules = []reloadRule{
 	// TODO(merge issue-8a): once (*ratelimit.Limiter).SetOptions exists (nil-safe), this line
 	// becomes
 	//   {key: "ratelimit.", apply: func(g *Gateway, _ context.Context, cfg *config.Config) error {
-	//       o := g.ratelimitOptions(*cfg)
-	//       o.StoreTimeout = g.currentConfig().Store.Timeout // store.timeout needs a restart
-	//       g.limiter.SetOptions(o)
+	//       g.limiter.SetOptions(g.ratelimitOptions(*cfg)) // cfg: in effect + this key's new value
 	//       return nil
 	//   }},
 	// and reload_keys_test.go's "applied" list gains the ratelimit figures.
@@ -118,12 +118,17 @@ func (g *Gateway) Reload(ctx context.Context) error {
 	}
 	old := g.currentConfig()
 	effective := old
+	// An applier sees the configuration in effect with its own key's new value: keys that
+	// need a restart keep their running values (a section applier such as the rate limits'
+	// reads store.timeout as it runs, not as the file now says).
 	apply := func(r reloadRule, key string) error {
-		if err := r.apply(g, ctx, &cfg); err != nil {
+		next := effective
+		config.CopyKey(&next, cfg, key)
+		if err := r.apply(g, ctx, &next); err != nil {
 			g.setConfig(effective) // the keys applied so far stay applied
 			return fmt.Errorf("reload: %s: %w", key, err)
 		}
-		config.CopyKey(&effective, cfg, key)
+		effective = next
 		return nil
 	}
 	// Rules applied on every reload go first: the clusters are in place before the rest.
