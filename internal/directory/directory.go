@@ -90,6 +90,10 @@ type Directory struct {
 	// ttl and staleIfError are opts.CacheTTL and opts.StaleIfError in nanoseconds, which a
 	// configuration reload may change while lookups run (SetCacheTimes).
 	ttl, staleIfError atomic.Int64
+	// clusterRefresh is opts.ClusterRefresh, changed by SetClusterRefresh, which pokes
+	// refreshChanged so that Run's ticker follows at once.
+	clusterRefresh atomic.Int64
+	refreshChanged chan struct{}
 
 	hits, misses, stale, storeErrors atomic.Uint64
 }
@@ -103,10 +107,26 @@ type clusterTable struct {
 // with changes made by other instances.
 func New(store Store, opts Options) *Directory {
 	opts.setDefaults()
-	d := &Directory{store: store, opts: opts, cache: newCache(opts.CacheSize), sets: newCodeSets()}
+	d := &Directory{store: store, opts: opts, cache: newCache(opts.CacheSize), sets: newCodeSets(),
+		refreshChanged: make(chan struct{}, 1)}
+	d.clusterRefresh.Store(int64(opts.ClusterRefresh))
 	d.table.Store(&clusterTable{})
 	d.SetCacheTimes(opts.CacheTTL, opts.StaleIfError)
 	return d
+}
+
+// SetClusterRefresh changes cache.cluster_refresh of a running Directory (a configuration
+// reload); Run reloads the cluster table at the new period from then on. Zero or
+// negative takes the default, as in Options.
+func (d *Directory) SetClusterRefresh(every time.Duration) {
+	if every <= 0 {
+		every = DefaultClusterRefresh
+	}
+	d.clusterRefresh.Store(int64(every))
+	select {
+	case d.refreshChanged <- struct{}{}:
+	default:
+	}
 }
 
 // SetCacheTimes changes cache.ttl and cache.stale_if_error of a running Directory (a
@@ -142,12 +162,14 @@ func (d *Directory) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	t := time.NewTicker(d.opts.ClusterRefresh)
+	t := time.NewTicker(time.Duration(d.clusterRefresh.Load()))
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-d.refreshChanged:
+			t.Reset(time.Duration(d.clusterRefresh.Load()))
 		case <-t.C:
 			if err := d.ReloadClusters(ctx); err != nil {
 				d.opts.Logger.Warn("directory: cluster reload failed", "err", err)

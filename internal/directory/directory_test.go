@@ -319,3 +319,31 @@ func TestSetCacheTimesAppliesStaleIfError(t *testing.T) {
 		t.Fatalf("a fresh answer within the new ttl (1h) was not served: %v", err)
 	}
 }
+
+// A reload changes cache.cluster_refresh of a running directory: the ticker follows at once.
+func TestSetClusterRefreshAppliesToARunningDirectory(t *testing.T) {
+	d, f := newDirectory(t, directory.Options{ClusterRefresh: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go d.Run(ctx)
+	// A cluster written behind the directory's back (another tool, no Watcher): only the
+	// periodic reload can find it.
+	if err := f.Store.PutCluster(ctx, directory.Cluster{Code: "C", Name: "C", SSOURL: "http://127.0.0.1:3/sso", ServerURL: "http://127.0.0.1:3/s", Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if _, err := d.Cluster("C"); err == nil {
+		t.Fatal("the cluster table was reloaded although cluster_refresh is 1 h")
+	}
+	d.SetClusterRefresh(20 * time.Millisecond)
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		if _, err := d.Cluster("C"); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the new cluster_refresh (20 ms) was not applied within 3 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

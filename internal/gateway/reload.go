@@ -77,7 +77,10 @@ var reloadRules = []reloadRule{
 	{key: "http.", restart: "the servers' limits are set at start"},
 	{key: "store.", restart: "the store connection is opened at start"},
 	{key: "cache.size", restart: "the cache is allocated at start"},
-	{key: "cache.cluster_refresh", restart: "the refresh ticker is set at start"},
+	{key: "cache.cluster_refresh", apply: func(g *Gateway, _ context.Context, cfg *config.Config) error {
+		g.dir.SetClusterRefresh(cfg.Cache.ClusterRefresh)
+		return nil
+	}},
 	{key: "sso.", restart: "the SSO forwarders are built at start"},
 	{key: "refresh.ttl", restart: "the token endpoint is wired at start"},
 }

@@ -78,7 +78,7 @@ func TestReloadAppliesOrWarnsForEveryKey(t *testing.T) {
 	doc["cache"] = map[string]any{"ttl": "2s", "stale_if_error": "0s", "size": 10, "cluster_refresh": "1s"}
 	doc["clusters"] = append(doc["clusters"].([]map[string]any),
 		map[string]any{"code": "TWO", "name": "n", "sso_url": "http://127.0.0.1:1/sso", "server_url": "http://127.0.0.1:1"})
-	applied := []string{"log_level", "shutdown_timeout", "cache.ttl", "cache.stale_if_error", "clusters"}
+	applied := []string{"log_level", "shutdown_timeout", "cache.ttl", "cache.stale_if_error", "cache.cluster_refresh", "clusters"}
 	// Each of these needs a restart and must be named in a warning.
 	doc["listen"] = "127.0.0.1:1"
 	doc["admin_listen"] = "127.0.0.1:2"
@@ -128,7 +128,8 @@ func TestReloadAppliesOrWarnsForEveryKey(t *testing.T) {
 	if level.Level() != slog.LevelWarn || eff.LogLevel != "warn" {
 		t.Errorf("log_level: level %v, config %q", level.Level(), eff.LogLevel)
 	}
-	if eff.ShutdownTimeout != 3*time.Second || eff.Cache.TTL != 2*time.Second || eff.Cache.StaleIfError != 0 {
+	if eff.ShutdownTimeout != 3*time.Second || eff.Cache.TTL != 2*time.Second || eff.Cache.StaleIfError != 0 ||
+		eff.Cache.ClusterRefresh != time.Second {
 		t.Errorf("applied keys not in effect: %+v", eff.Cache)
 	}
 	if _, err := g.Directory().GetCluster(context.Background(), "TWO"); err != nil {
