@@ -138,7 +138,12 @@ func (s *Store) sendPublishesOnce(ctx context.Context, attempt int, msgs []strin
 	defer cancel()
 	cmds := make(rueidis.Commands, 0, len(msgs))
 	for _, m := range msgs {
-		cmds = append(cmds, s.client.B().Publish().Channel(s.keys.pub).Message(m).Build())
+		// In Redis Cluster a PUBLISH may go to any node, and rueidis picks one at random per
+		// call (the dead seed of a failover among them). Pinned to the slot of the channel's
+		// name, every publish goes to one node (that slot's master), so the messages reach
+		// other nodes' subscribers over one link, in order: no false gaps. Other modes ignore
+		// the slot.
+		cmds = append(cmds, s.client.B().Publish().Channel(s.keys.pub).Message(m).Build().SetSlot(s.keys.pub))
 	}
 	for _, r := range s.client.DoMulti(actx, cmds...) {
 		if err := r.Error(); err != nil {
