@@ -463,7 +463,12 @@ func TestCheckConfig(t *testing.T) {
 		wantCode   int
 		wantKeys   []string // in the output
 		never      string   // never in the output
+		env        []string
 	}{
+		// Issue 8 item 9: a value from the environment that fails validation names the
+		// variable as well as the key.
+		{name: "a bad value from the environment names its variable", yaml: "listen: \":9000\"\n",
+			env: []string{"SSOGATE_SSO_TIMEOUT=0s"}, wantCode: 1, wantKeys: []string{"SSOGATE_SSO_TIMEOUT: sso.timeout"}},
 		{name: "bad values name their keys", yaml: "store:\n  driver: mongo\nsso:\n  timeout: -1s\n",
 			wantCode: 1, wantKeys: []string{"store.driver", "sso.timeout"}},
 		{name: "an unknown key is named", yaml: "listn: \":9000\"\n", wantCode: 1, wantKeys: []string{"listn"}},
@@ -478,7 +483,7 @@ func TestCheckConfig(t *testing.T) {
 				t.Fatal(err)
 			}
 			cmd := exec.Command(binary, "serve", "--check-config", "--config", path)
-			cmd.Env = cleanEnv()
+			cmd.Env = append(cleanEnv(), tc.env...)
 			out, err := cmd.CombinedOutput()
 			code := 0
 			if ee, ok := err.(*exec.ExitError); ok {

@@ -39,6 +39,12 @@ type Options struct {
 	// OnLockoutCleared, when set, is called after each successful DELETE /admin/lockouts with
 	// the request's context (its actor) and what was cleared: the audit log's hook.
 	OnLockoutCleared func(ctx context.Context, target LockoutTarget)
+	// BulkIdleTimeout lets a bulk import outlive the server's ReadTimeout and WriteTimeout
+	// while its data keeps coming: every read of its body that brings data moves the
+	// connection's read deadline to now + BulkIdleTimeout (and the write deadline a minute
+	// past that, for the last batch and the answer). Zero leaves the server's deadlines
+	// alone: an import then has the server's ReadTimeout in all (bulk.go).
+	BulkIdleTimeout time.Duration
 }
 
 // DefaultMaxBodyBytes is the default bound of a JSON request body.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/ssogate/ssogate/internal/directory"
 )
@@ -65,7 +66,11 @@ func (s *server) bulkBind(w http.ResponseWriter, r *http.Request) {
 			res.Rejected = append(res.Rejected, rejectedLine{Line: line, Reason: why})
 		}
 	}
-	lines := newLineReader(r.Body)
+	body := io.Reader(r.Body)
+	if idle := s.opts.BulkIdleTimeout; idle > 0 {
+		body = &progressReader{r: r.Body, rc: http.NewResponseController(w), idle: idle}
+	}
+	lines := newLineReader(body)
 	for {
 		line, n, tooLong, err := lines.next()
 		if err == io.EOF {
@@ -108,6 +113,43 @@ func (s *server) bulkFail(w http.ResponseWriter, r *http.Request, b *directory.B
 	line int64, status int, code, msg string) {
 	s.log.Warn("admin: bulk import stopped", "path", r.URL.Path, "line", line, "bound", b.Bound, "err", msg)
 	writeJSON(w, status, bulkFailure{errorBody: errorBody{Error: code, Message: msg}, Bound: b.Bound, Line: line})
+}
+
+// bulkAnswerSlack is how long past the read deadline a bulk import may take to write its last
+// batch and its answer.
+const bulkAnswerSlack = time.Minute
+
+// progressReader moves the connection's deadlines forward each time the body brings data,
+// so that an import is cut off when its client stalls for BulkIdleTimeout, not when it has
+// run longer than a small request may (SPEC section 6: slow clients are cut off; section 7:
+// millions of bindings in one stream).
+type progressReader struct {
+	r    io.Reader
+	rc   *http.ResponseController
+	idle time.Duration
+	// last is when the deadlines were last moved: at most once per tenth of the idle time.
+	last time.Time
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	if p.last.IsZero() {
+		p.extend(time.Now()) // the headers took part of the server's ReadTimeout already
+	}
+	n, err := p.r.Read(b)
+	if n > 0 {
+		if now := time.Now(); now.Sub(p.last) >= p.idle/10 {
+			p.extend(now)
+		}
+	}
+	return n, err
+}
+
+func (p *progressReader) extend(now time.Time) {
+	p.last = now
+	// ErrNotSupported (a ResponseWriter without deadlines, as in some tests) leaves the
+	// server's own deadlines in force, which is safe.
+	_ = p.rc.SetReadDeadline(now.Add(p.idle))
+	_ = p.rc.SetWriteDeadline(now.Add(p.idle + bulkAnswerSlack))
 }
 
 // lineReader splits a stream into lines without ever holding more than one bounded buffer:

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"text/tabwriter"
 )
 
 // cluster is the admin API's cluster (SPEC section 5).
@@ -34,21 +33,20 @@ func clusterList(c *client, _ *flags, _ []string) error {
 	for _, cl := range res.Clusters {
 		breaker = breaker || cl.Breaker != ""
 	}
-	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	header := "CODE\tNAME\tENABLED\tSSO_URL\tSERVER_URL\tTOKEN_URL"
+	tw := newTable(c.out, 2)
+	header := []string{"CODE", "NAME", "ENABLED", "SSO_URL", "SERVER_URL", "TOKEN_URL"}
 	if breaker {
-		header += "\tBREAKER"
+		header = append(header, "BREAKER")
 	}
-	fmt.Fprintln(tw, header)
+	tw.row(header...)
 	for _, cl := range res.Clusters {
-		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", cl.Code, cl.Name, yesNo(cl.Enabled),
-			cl.SSOURL, cl.ServerURL, orDash(cl.TokenURL))
+		line := []string{cl.Code, cl.Name, yesNo(cl.Enabled), cl.SSOURL, cl.ServerURL, orDash(cl.TokenURL)}
 		if breaker {
-			line += "\t" + orDash(cl.Breaker)
+			line = append(line, orDash(cl.Breaker))
 		}
-		fmt.Fprintln(tw, line)
+		tw.row(line...)
 	}
-	return tw.Flush()
+	return tw.flush()
 }
 
 func clusterGet(c *client, _ *flags, pos []string) error {
@@ -61,21 +59,21 @@ func clusterGet(c *client, _ *flags, pos []string) error {
 }
 
 func printCluster(c *client, cl cluster) {
-	tw := tabwriter.NewWriter(c.out, 0, 4, 1, ' ', 0)
+	tw := newTable(c.out, 1)
 	tokenURL := cl.TokenURL
 	if tokenURL == "" {
 		tokenURL = "(default: sso_url + /oauth/token)"
 	}
-	fmt.Fprintf(tw, "code:\t%s\n", cl.Code)
-	fmt.Fprintf(tw, "name:\t%s\n", cl.Name)
-	fmt.Fprintf(tw, "sso_url:\t%s\n", cl.SSOURL)
-	fmt.Fprintf(tw, "server_url:\t%s\n", cl.ServerURL)
-	fmt.Fprintf(tw, "token_url:\t%s\n", tokenURL)
-	fmt.Fprintf(tw, "enabled:\t%s\n", yesNo(cl.Enabled))
+	tw.row("code:", cl.Code)
+	tw.row("name:", cl.Name)
+	tw.row("sso_url:", cl.SSOURL)
+	tw.row("server_url:", cl.ServerURL)
+	tw.row("token_url:", tokenURL)
+	tw.row("enabled:", yesNo(cl.Enabled))
 	if cl.Breaker != "" {
-		fmt.Fprintf(tw, "breaker:\t%s\n", cl.Breaker)
+		tw.row("breaker:", cl.Breaker)
 	}
-	_ = tw.Flush()
+	_ = tw.flush()
 }
 
 func clusterPut(c *client, f *flags, pos []string) error {

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"os"
 	"strconv"
-	"text/tabwriter"
 )
 
 // listPageSize is the page size of "user list": the API's maximum, fewest round trips.
@@ -65,16 +64,16 @@ func userLookup(c *client, f *flags, pos []string) error {
 		return nil
 	}
 	fmt.Fprintf(c.out, "%s (%s) is bound to:\n", res.Username, f.namespaceLabel())
-	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLUSTER\tNAME\tENABLED")
+	tw := newTable(c.out, 2)
+	tw.row("CLUSTER", "NAME", "ENABLED")
 	for _, cl := range res.Clusters {
 		enabled := "-"
 		if cl.Enabled != nil {
 			enabled = yesNo(*cl.Enabled)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", cl.ClusterCode, cl.Name, enabled)
+		tw.row(cl.ClusterCode, cl.Name, enabled)
 	}
-	return tw.Flush()
+	return tw.flush()
 }
 
 // userList prints every username bound to a cluster, one a line, page by page as they come.

@@ -170,3 +170,20 @@ func setString(f reflect.Value, s string) error {
 	}
 	return nil
 }
+
+// envKeys maps each key that env sets to the variable that sets it.
+func envKeys(env []string) map[string]string {
+	set := map[string]bool{}
+	for _, kv := range env {
+		if name, _, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(name, EnvPrefix) {
+			set[name] = true
+		}
+	}
+	out := map[string]string{}
+	for _, ev := range envVars() {
+		if set[ev.name] {
+			out[ev.key] = ev.name
+		}
+	}
+	return out
+}

@@ -33,7 +33,29 @@ func Load(path string, env []string) (Config, error) {
 	// operator sees every problem in one run.
 	envErr := ApplyEnv(&cfg, env)
 	valErr := cfg.Validate()
+	nameEnvSources(valErr, env)
 	return cfg, errors.Join(append(unjoin(envErr), unjoin(valErr)...)...)
+}
+
+// nameEnvSources sets the Source of each validation problem whose key took its value from
+// the environment, so that SSOGATE_SSO_TIMEOUT=0s is reported as "SSOGATE_SSO_TIMEOUT:
+// sso.timeout: must be positive" and not as if the file said so (README: the message names
+// the variable when the value came from the environment).
+func nameEnvSources(err error, env []string) {
+	if err == nil {
+		return
+	}
+	fromEnv := envKeys(env)
+	for _, e := range unjoin(err) {
+		var fe *FieldError
+		if !errors.As(e, &fe) || fe.Source != "" {
+			continue
+		}
+		key, _, _ := strings.Cut(fe.Key, "[") // http.trusted_proxies[1] came from http.trusted_proxies
+		if name, ok := fromEnv[key]; ok {
+			fe.Source = name
+		}
+	}
 }
 
 // unjoin returns the errors an errors.Join holds, so joining two joins stays flat.

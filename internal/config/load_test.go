@@ -183,6 +183,14 @@ func TestLoadErrors(t *testing.T) {
 			wantText: []string{"SSOGATE_SSO_TIMEOUT: sso.timeout: must be a duration", "SSOGATE_RATELIMIT_ENABLED: ratelimit.enabled: must be true or false"},
 		},
 		{
+			// Issue 8 item 9: a value that parses but does not validate named only the key.
+			name:     "env values that fail validation name the variable",
+			env:      []string{"SSOGATE_SSO_TIMEOUT=0s", "SSOGATE_HTTP_TRUSTED_PROXIES=10.0.0.0/8,nope"},
+			wantKeys: []string{"http.trusted_proxies[1]", "sso.timeout"},
+			wantText: []string{"SSOGATE_SSO_TIMEOUT: sso.timeout: must be positive",
+				"SSOGATE_HTTP_TRUSTED_PROXIES: http.trusted_proxies[1]: must be an IP address or a CIDR"},
+		},
+		{
 			name:     "env and validation problems reported together",
 			env:      []string{"SSOGATE_SSO_TIMEOUT=ten", "SSOGATE_STORE_DRIVER=mysql"},
 			wantKeys: []string{"sso.timeout", "store.driver"},

@@ -108,6 +108,11 @@ func (c *Config) Validate() error {
 				v.add(fmt.Sprintf("store.redis_addrs[%d]", i), "must be host:port, got %q", a)
 			}
 		}
+		if s.RedisPrefix == "" {
+			// Refused rather than taken as "the default": an empty value must not mean
+			// something the operator did not write (SPEC section 6).
+			v.add("store.redis_prefix", `must not be empty (default "ssogate:"); it starts every key and the change channel`)
+		}
 	default:
 		v.add("store.driver", `must be "embedded" or "redis", got %q`, s.Driver)
 	}

@@ -39,6 +39,17 @@ func TestValidateErrors(t *testing.T) {
 			wantKeys: []string{"store.redis_addrs[1]", "store.redis_addrs[2]"},
 		},
 		{
+			// redisstore took an empty prefix as "use ssogate:" (issue 8 item 5: an empty value
+			// means what the key says, never the default), so it is refused, naming the key.
+			name: "redis with an empty prefix",
+			mutate: func(c *Config) {
+				c.Store.Driver = "redis"
+				c.Store.RedisAddrs = []string{"r:6379"}
+				c.Store.RedisPrefix = ""
+			},
+			wantKeys: []string{"store.redis_prefix"},
+		},
+		{
 			name:     "embedded without path",
 			mutate:   func(c *Config) { c.Store.Path = " " },
 			wantKeys: []string{"store.path"},

@@ -10,7 +10,19 @@ import (
 	"time"
 )
 
-// Options tune a Directory; zero values take the defaults of SPEC section 3.
+// Defaults of SPEC section 3 (and of the config's cache.* and store.timeout keys).
+const (
+	DefaultCacheSize      = 1_000_000
+	DefaultCacheTTL       = time.Minute
+	DefaultStaleIfError   = time.Hour
+	DefaultStoreTimeout   = time.Second
+	DefaultClusterRefresh = 10 * time.Second
+)
+
+// Options tune a Directory. A zero CacheSize, CacheTTL, StoreTimeout or ClusterRefresh takes
+// its default (the configuration refuses zero for those keys, so it never means anything
+// else); a zero StaleIfError means what cache.stale_if_error: 0 means — never serve a stale
+// answer — so the caller passes DefaultStaleIfError explicitly when it wants one.
 type Options struct {
 	// CaseInsensitive folds usernames to lower case (username_case_insensitive).
 	CaseInsensitive bool
@@ -20,8 +32,9 @@ type Options struct {
 	// (default 1 min). Changes made through the admin API invalidate at once; the TTL is a
 	// safety net for changes made behind the gateway's back.
 	CacheTTL time.Duration
-	// StaleIfError is how long a cached answer may still be served while the store fails
-	// (default 1 h).
+	// StaleIfError is how long a cached answer may still be served while the store fails.
+	// Zero (or negative) never serves one: a lookup the cache cannot answer fresh asks the
+	// store, and a store failure is ErrUnavailable (1002 temporarily_unavailable).
 	StaleIfError time.Duration
 	// StoreTimeout is the deadline of each store operation (default 1 s).
 	StoreTimeout time.Duration
@@ -33,19 +46,18 @@ type Options struct {
 
 func (o *Options) setDefaults() {
 	if o.CacheSize <= 0 {
-		o.CacheSize = 1_000_000
+		o.CacheSize = DefaultCacheSize
 	}
 	if o.CacheTTL <= 0 {
-		o.CacheTTL = time.Minute
+		o.CacheTTL = DefaultCacheTTL
 	}
-	if o.StaleIfError <= 0 {
-		o.StaleIfError = time.Hour
-	}
+	// StaleIfError has no default here: zero is "never" (cache.stale_if_error: 0), not "unset".
+	o.StaleIfError = max(o.StaleIfError, 0)
 	if o.StoreTimeout <= 0 {
-		o.StoreTimeout = time.Second
+		o.StoreTimeout = DefaultStoreTimeout
 	}
 	if o.ClusterRefresh <= 0 {
-		o.ClusterRefresh = 10 * time.Second
+		o.ClusterRefresh = DefaultClusterRefresh
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -75,6 +87,13 @@ type Directory struct {
 	cache *cache
 	sets  *codeSets
 	table atomic.Pointer[clusterTable]
+	// ttl and staleIfError are opts.CacheTTL and opts.StaleIfError in nanoseconds, which a
+	// configuration reload may change while lookups run (SetCacheTimes).
+	ttl, staleIfError atomic.Int64
+	// clusterRefresh is opts.ClusterRefresh, changed by SetClusterRefresh, which pokes
+	// refreshChanged so that Run's ticker follows at once.
+	clusterRefresh atomic.Int64
+	refreshChanged chan struct{}
 
 	hits, misses, stale, storeErrors atomic.Uint64
 }
@@ -88,9 +107,37 @@ type clusterTable struct {
 // with changes made by other instances.
 func New(store Store, opts Options) *Directory {
 	opts.setDefaults()
-	d := &Directory{store: store, opts: opts, cache: newCache(opts.CacheSize), sets: newCodeSets()}
+	d := &Directory{store: store, opts: opts, cache: newCache(opts.CacheSize), sets: newCodeSets(),
+		refreshChanged: make(chan struct{}, 1)}
+	d.clusterRefresh.Store(int64(opts.ClusterRefresh))
 	d.table.Store(&clusterTable{})
+	d.SetCacheTimes(opts.CacheTTL, opts.StaleIfError)
 	return d
+}
+
+// SetClusterRefresh changes cache.cluster_refresh of a running Directory (a configuration
+// reload); Run reloads the cluster table at the new period from then on. Zero or
+// negative takes the default, as in Options.
+func (d *Directory) SetClusterRefresh(every time.Duration) {
+	if every <= 0 {
+		every = DefaultClusterRefresh
+	}
+	d.clusterRefresh.Store(int64(every))
+	select {
+	case d.refreshChanged <- struct{}{}:
+	default:
+	}
+}
+
+// SetCacheTimes changes cache.ttl and cache.stale_if_error of a running Directory (a
+// configuration reload). The zero values mean what they mean in Options: a zero ttl takes the
+// default, a zero staleIfError never serves a stale answer.
+func (d *Directory) SetCacheTimes(ttl, staleIfError time.Duration) {
+	if ttl <= 0 {
+		ttl = DefaultCacheTTL
+	}
+	d.ttl.Store(int64(ttl))
+	d.staleIfError.Store(int64(max(staleIfError, 0)))
 }
 
 // Run loads the cluster table and keeps it fresh until ctx ends: periodically, and on every
@@ -115,12 +162,14 @@ func (d *Directory) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	t := time.NewTicker(d.opts.ClusterRefresh)
+	t := time.NewTicker(time.Duration(d.clusterRefresh.Load()))
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-d.refreshChanged:
+			t.Reset(time.Duration(d.clusterRefresh.Load()))
 		case <-t.C:
 			if err := d.ReloadClusters(ctx); err != nil {
 				d.opts.Logger.Warn("directory: cluster reload failed", "err", err)
@@ -182,19 +231,15 @@ func (d *Directory) ResolveNormalized(ctx context.Context, ns Namespace, name, i
 		return Cluster{}, fmt.Errorf("cluster table not loaded: %w", ErrUnavailable)
 	}
 	if inviteCode != "" {
-		code, err := NormalizeCode(inviteCode)
+		c, err := t.byInviteCode(inviteCode)
 		if err != nil {
-			return Cluster{}, ErrBadInviteCode
-		}
-		c, ok := t.byCode[code]
-		if !ok || !c.Enabled {
-			return Cluster{}, ErrBadInviteCode
+			return Cluster{}, err
 		}
 		codes, err := d.lookup(ctx, ns, name)
 		if err != nil {
 			return Cluster{}, err
 		}
-		if !slices.Contains(codes, code) {
+		if !slices.Contains(codes, c.Code) {
 			return Cluster{}, ErrBadInviteCode
 		}
 		return *c, nil
@@ -206,7 +251,7 @@ func (d *Directory) ResolveNormalized(ctx context.Context, ns Namespace, name, i
 	var found *Cluster
 	n := 0
 	for _, code := range codes {
-		if c, ok := t.byCode[code]; ok && c.Enabled {
+		if c := t.enabled(code); c != nil {
 			if n == 0 {
 				found = c
 			}
@@ -221,7 +266,7 @@ func (d *Directory) ResolveNormalized(ctx context.Context, ns Namespace, name, i
 	}
 	choices := make([]Cluster, 0, n)
 	for _, code := range codes { // codes are sorted, so choices are ordered by code
-		if c, ok := t.byCode[code]; ok && c.Enabled {
+		if c := t.enabled(code); c != nil {
 			choices = append(choices, *c)
 		}
 	}
@@ -235,15 +280,32 @@ func (d *Directory) Cluster(inviteCode string) (Cluster, error) {
 	if t.byCode == nil {
 		return Cluster{}, fmt.Errorf("cluster table not loaded: %w", ErrUnavailable)
 	}
-	code, err := NormalizeCode(inviteCode)
+	c, err := t.byInviteCode(inviteCode)
 	if err != nil {
-		return Cluster{}, ErrBadInviteCode
-	}
-	c, ok := t.byCode[code]
-	if !ok || !c.Enabled {
-		return Cluster{}, ErrBadInviteCode
+		return Cluster{}, err
 	}
 	return *c, nil
+}
+
+// enabled returns the cluster with a normalised code if it is known and enabled, else nil.
+func (t *clusterTable) enabled(code string) *Cluster {
+	if c, ok := t.byCode[code]; ok && c.Enabled {
+		return c
+	}
+	return nil
+}
+
+// byInviteCode is the one rule for an invite code typed by a user: it names a known, enabled
+// cluster (any case), or the answer is ErrBadInviteCode (1001).
+func (t *clusterTable) byInviteCode(inviteCode string) (*Cluster, error) {
+	code, err := NormalizeCode(inviteCode)
+	if err != nil {
+		return nil, ErrBadInviteCode
+	}
+	if c := t.enabled(code); c != nil {
+		return c, nil
+	}
+	return nil, ErrBadInviteCode
 }
 
 // lookup returns the codes bound to an already-normalised username, from the cache when fresh.
@@ -251,7 +313,7 @@ func (d *Directory) lookup(ctx context.Context, ns Namespace, name string) ([]st
 	key := cacheKey(ns, name)
 	now := time.Now()
 	e, ok, gen := d.cache.get(key)
-	if ok && d.cache.fresh(e, now, d.opts.CacheTTL) {
+	if ok && d.cache.fresh(e, now, time.Duration(d.ttl.Load())) {
 		d.hits.Add(1)
 		return d.sets.get(e.set), nil
 	}
@@ -261,7 +323,7 @@ func (d *Directory) lookup(ctx context.Context, ns Namespace, name string) ([]st
 	cancel()
 	if err != nil {
 		d.storeErrors.Add(1)
-		if ok && now.UnixNano()-e.fetched < int64(d.opts.StaleIfError) {
+		if ok && now.UnixNano()-e.fetched < d.staleIfError.Load() {
 			d.stale.Add(1)
 			return d.sets.get(e.set), nil
 		}

@@ -180,6 +180,25 @@ func TestStaleIfErrorIsBounded(t *testing.T) {
 	}
 }
 
+// cache.stale_if_error: 0 means "never serve stale" (issue 8 item 5: zero was taken as "unset"
+// and served stale answers for an hour).
+func TestStaleIfErrorZeroNeverServesStale(t *testing.T) {
+	d, f := newDirectory(t, directory.Options{CacheTTL: time.Millisecond, StaleIfError: 0})
+	ctx := context.Background()
+	must(t, d.Bind(ctx, directory.NamespaceUser, "u", "A"))
+	if _, err := d.Resolve(ctx, directory.NamespaceUser, "u", ""); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond) // past the TTL: the store must be asked
+	f.down.Store(true)
+	if c, err := d.Resolve(ctx, directory.NamespaceUser, "u", ""); !directory.IsUnavailable(err) {
+		t.Fatalf("stale_if_error 0 served a stale answer: %v %v", c.Code, err)
+	}
+	if n := d.Stats().StaleServed; n != 0 {
+		t.Fatalf("stale answers counted: %d", n)
+	}
+}
+
 func TestCacheIsBounded(t *testing.T) {
 	d, _ := newDirectory(t, directory.Options{CacheSize: 640})
 	ctx := context.Background()
@@ -270,4 +289,61 @@ func TestCacheMemoryPerUsername(t *testing.T) {
 		t.Fatalf("%.0f bytes per cached username, SPEC allows 200", perEntry)
 	}
 	runtime.KeepAlive(names)
+}
+
+// A reload changes cache.stale_if_error on the running directory (SetCacheTimes); 0 then
+// stops serving stale answers at once.
+func TestSetCacheTimesAppliesStaleIfError(t *testing.T) {
+	d, f := newDirectory(t, directory.Options{CacheTTL: time.Millisecond, StaleIfError: time.Hour})
+	ctx := context.Background()
+	must(t, d.Bind(ctx, directory.NamespaceUser, "u", "A"))
+	if _, err := d.Resolve(ctx, directory.NamespaceUser, "u", ""); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	f.down.Store(true)
+	if _, err := d.Resolve(ctx, directory.NamespaceUser, "u", ""); err != nil {
+		t.Fatalf("stale_if_error 1h: %v", err)
+	}
+	d.SetCacheTimes(time.Millisecond, 0)
+	if _, err := d.Resolve(ctx, directory.NamespaceUser, "u", ""); !directory.IsUnavailable(err) {
+		t.Fatalf("after SetCacheTimes(_, 0) a stale answer was served: %v", err)
+	}
+	f.down.Store(false)
+	d.SetCacheTimes(time.Hour, 0)
+	if _, err := d.Resolve(ctx, directory.NamespaceUser, "u", ""); err != nil {
+		t.Fatal(err)
+	}
+	f.down.Store(true)
+	if _, err := d.Resolve(ctx, directory.NamespaceUser, "u", ""); err != nil {
+		t.Fatalf("a fresh answer within the new ttl (1h) was not served: %v", err)
+	}
+}
+
+// A reload changes cache.cluster_refresh of a running directory: the ticker follows at once.
+func TestSetClusterRefreshAppliesToARunningDirectory(t *testing.T) {
+	d, f := newDirectory(t, directory.Options{ClusterRefresh: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go d.Run(ctx)
+	// A cluster written behind the directory's back (another tool, no Watcher): only the
+	// periodic reload can find it.
+	if err := f.Store.PutCluster(ctx, directory.Cluster{Code: "C", Name: "C", SSOURL: "http://127.0.0.1:3/sso", ServerURL: "http://127.0.0.1:3/s", Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if _, err := d.Cluster("C"); err == nil {
+		t.Fatal("the cluster table was reloaded although cluster_refresh is 1 h")
+	}
+	d.SetClusterRefresh(20 * time.Millisecond)
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		if _, err := d.Cluster("C"); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the new cluster_refresh (20 ms) was not applied within 3 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

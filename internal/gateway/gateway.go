@@ -20,17 +20,13 @@ import (
 	"github.com/ssogate/ssogate/internal/directory"
 	"github.com/ssogate/ssogate/internal/metrics"
 	"github.com/ssogate/ssogate/internal/ratelimit"
-	"github.com/ssogate/ssogate/internal/refresh"
 	"github.com/ssogate/ssogate/internal/sso"
+	"github.com/ssogate/ssogate/internal/store"
 	"github.com/ssogate/ssogate/internal/tokenapi"
 )
 
-// Backend is what the gateway needs from a store: every backend provides all three parts.
-type Backend interface {
-	directory.Store
-	refresh.Store
-	ratelimit.Counters
-}
+// Backend is what the gateway needs from a store, declared once in package store.
+type Backend = store.Backend
 
 // Gateway is one running ssogate instance.
 type Gateway struct {
@@ -49,6 +45,7 @@ type Gateway struct {
 	adminToken string
 	// reloadMu serialises reloads (SIGHUP and POST /admin/reload).
 	reloadMu   sync.Mutex
+	cfgMu      sync.Mutex // guards cfg, which Reload updates (reload.go)
 	configPath string
 	logLevel   *slog.LevelVar
 	// tls holds the listeners' certificates when they serve TLS (tls.go).
@@ -126,18 +123,7 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 		},
 	})
 	if cfg.RateLimit.Enabled {
-		g.limiter = ratelimit.New(g.counters(), ratelimit.Options{
-			UserFailures: cfg.RateLimit.UserFailures,
-			UserWindow:   cfg.RateLimit.UserWindow,
-			IPFailures:   cfg.RateLimit.IPFailures,
-			IPWindow:     cfg.RateLimit.IPWindow,
-			LockoutBase:  cfg.RateLimit.LockoutBase,
-			LockoutMax:   cfg.RateLimit.LockoutMax,
-			StrikeWindow: cfg.RateLimit.StrikeWindow,
-			StoreTimeout: cfg.Store.Timeout,
-			SettleWait:   cfg.SSO.Timeout, // SPEC section 6: a wait for attempts in flight is bounded by sso.timeout
-			Logger:       logger,
-		})
+		g.limiter = ratelimit.New(g.counters(), g.ratelimitOptions(cfg))
 	}
 	g.token = tokenapi.New(tokenapi.Options{
 		Directory:      g.dir,
@@ -181,7 +167,14 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 			MaxBodyBytes: cfg.MaxBodyBytes,
 			Logger:       logger,
 			Lockouts:     g.lockouts(),
+			// A bulk import runs as long as its lines keep coming (admin/bulk.go).
+			BulkIdleTimeout: cfg.HTTP.ReadTimeout,
 		}),
+		// Slow clients are cut off on the admin listener too (SPEC section 6): the request
+		// within read_header_timeout + read_timeout, the answer within read_timeout +
+		// write_timeout of the headers; the streamed bulk import moves both while it brings data.
+		ReadTimeout:       cfg.HTTP.ReadHeaderTimeout + cfg.HTTP.ReadTimeout,
+		WriteTimeout:      cfg.HTTP.ReadTimeout + cfg.HTTP.WriteTimeout,
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		IdleTimeout:       cfg.HTTP.IdleTimeout,
 		MaxHeaderBytes:    cfg.HTTP.MaxHeaderBytes,
@@ -286,7 +279,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		}
 	}()
 	g.watchCertificates(runCtx)
-	g.logger.Info("ssogate serving", "listen", g.PublicAddr(), "admin_listen", g.AdminAddr(), "store", g.cfg.Store.Driver,
+	g.logger.Info("ssogate serving", "listen", g.PublicAddr(), "admin_listen", g.AdminAddr(), "store", g.currentConfig().Store.Driver,
 		"tls", g.tls.public != nil, "admin_tls", g.tls.admin != nil)
 	if g.notify != nil {
 		g.notify("READY=1")
@@ -298,12 +291,13 @@ func (g *Gateway) Run(ctx context.Context) error {
 	case serveErr = <-errc:
 		g.logger.Error("listener failed", "err", serveErr)
 	}
-	shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.ShutdownTimeout)
+	shutdownTimeout := g.currentConfig().ShutdownTimeout // a reload may have changed it
+	shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer stop()
 	if g.notify != nil {
 		g.notify("STOPPING=1")
 	}
-	g.logger.Info("shutting down", "timeout", g.cfg.ShutdownTimeout.String())
+	g.logger.Info("shutting down", "timeout", shutdownTimeout.String())
 	var wg sync.WaitGroup
 	var publicErr, adminErr error
 	wg.Add(2)
@@ -346,36 +340,6 @@ func (g *Gateway) upsertClusters(ctx context.Context, clusters []directory.Clust
 	return nil
 }
 
-// Reload re-reads the configuration file and applies what can change while running: the
-// clusters list is upserted again and the log level follows. Listener, store and limits need
-// a restart; a change to them is logged, not applied.
-func (g *Gateway) Reload(ctx context.Context) error {
-	g.reloadMu.Lock()
-	defer g.reloadMu.Unlock()
-	cfg, err := config.Load(g.configPath, os.Environ())
-	if err == nil {
-		err = cfg.Validate()
-	}
-	if err != nil {
-		return fmt.Errorf("reload: %w", err)
-	}
-	if err := g.upsertClusters(ctx, cfg.Clusters); err != nil {
-		return fmt.Errorf("reload: %w", err)
-	}
-	if err := g.reloadCertificates(cfg); err != nil {
-		return fmt.Errorf("reload: %w", err)
-	}
-	if g.logLevel != nil {
-		g.logLevel.Set(cfg.SlogLevel())
-	}
-	if cfg.Listen != g.cfg.Listen || cfg.AdminListen != g.cfg.AdminListen || cfg.Store.Driver != g.cfg.Store.Driver ||
-		cfg.RateLimit != g.cfg.RateLimit || cfg.SSO != g.cfg.SSO || cfg.Cache != g.cfg.Cache {
-		g.logger.Warn("reload: only clusters and log_level change at run time; listen, store, sso, cache and ratelimit changes need a restart")
-	}
-	g.logger.Info("configuration reloaded", "clusters", len(cfg.Clusters))
-	return nil
-}
-
 // resolveAdminToken returns the configured token or generates one and writes it, readable by
 // the owner only, beside the store; its location is logged, never the token itself.
 func (g *Gateway) resolveAdminToken() (string, error) {
@@ -392,7 +356,7 @@ func (g *Gateway) resolveAdminToken() (string, error) {
 		return "", fmt.Errorf("admin_token: %w", err)
 	}
 	path := filepath.Join(dir, "admin-token")
-	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+	if err := writeSecretFile(path, []byte(token+"\n")); err != nil {
 		return "", fmt.Errorf("admin_token: write %s: %w", path, err)
 	}
 	g.logger.Warn("no admin_token configured; generated one", "file", path)

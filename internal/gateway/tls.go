@@ -53,22 +53,26 @@ func (g *Gateway) watchCertificates(ctx context.Context) {
 	}
 }
 
-// reloadCertificates is Reload's part for tls.* and admin_tls.*: the files are read again
-// (new paths are switched to) and handshakes from now on get the new certificate; open
-// connections keep theirs. Turning TLS on or off needs a restart and is warned about.
-func (g *Gateway) reloadCertificates(cfg config.Config) error {
+// reloadCertificates is Reload's part for tls.* and admin_tls.*, run on every reload: the
+// files are read again (new paths are switched to) and handshakes from now on get the new
+// certificate; open connections keep theirs. Turning TLS on or off needs a restart: it is
+// warned about and the running setting stays in cfg, the configuration in effect.
+func (g *Gateway) reloadCertificates(was config.Config, cfg *config.Config) error {
 	for _, l := range []struct {
 		key      string
 		r        *certs.Reloader
-		was, now config.TLSConfig
+		was, now *config.TLSConfig
 	}{
-		{"tls", g.tls.public, g.cfg.TLS, cfg.TLS},
-		{"admin_tls", g.tls.admin, g.cfg.AdminTLS, cfg.AdminTLS},
+		{"tls", g.tls.public, &was.TLS, &cfg.TLS},
+		{"admin_tls", g.tls.admin, &was.AdminTLS, &cfg.AdminTLS},
 	} {
-		if l.r == nil || !l.now.Enabled() {
-			if l.was.Enabled() != l.now.Enabled() {
-				g.logger.Warn("reload: turning TLS on or off needs a restart", "key", l.key)
-			}
+		if (l.r != nil) != l.now.Enabled() {
+			g.logger.Warn("reload: changed key needs a restart to take effect; the running value stays",
+				"key", l.key, "why", "turning TLS on or off needs a restart")
+			*l.now = *l.was
+			continue
+		}
+		if l.r == nil {
 			continue
 		}
 		if err := l.r.Use(l.now.CertFile, l.now.KeyFile); err != nil {

@@ -9,17 +9,11 @@ import (
 	"time"
 
 	"github.com/ssogate/ssogate/internal/directory"
-	"github.com/ssogate/ssogate/internal/ratelimit"
-	"github.com/ssogate/ssogate/internal/refresh"
+	"github.com/ssogate/ssogate/internal/store"
 )
 
-// Backend is everything a storage backend provides to the gateway.
-type Backend interface {
-	directory.Store
-	refresh.Store
-	refresh.Batcher
-	ratelimit.Counters
-}
+// Backend is the storage contract the suite pins, declared once in package store.
+type Backend = store.Backend
 
 // Run runs the whole suite. open must return a fresh, empty backend each time it is called
 // (one per subtest) and register its own cleanup (Close, removing files or keys) with t.

@@ -16,10 +16,12 @@ import (
 	"github.com/ssogate/ssogate/internal/directory"
 	"github.com/ssogate/ssogate/internal/ratelimit"
 	"github.com/ssogate/ssogate/internal/refresh"
+	"github.com/ssogate/ssogate/internal/store"
 )
 
 var (
 	_ directory.Store    = (*Store)(nil)
+	_ store.Backend      = (*Store)(nil)
 	_ refresh.Store      = (*Store)(nil)
 	_ refresh.Batcher    = (*Store)(nil)
 	_ ratelimit.Counters = (*Store)(nil)

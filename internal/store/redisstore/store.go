@@ -16,10 +16,12 @@ import (
 	"github.com/ssogate/ssogate/internal/directory"
 	"github.com/ssogate/ssogate/internal/ratelimit"
 	"github.com/ssogate/ssogate/internal/refresh"
+	"github.com/ssogate/ssogate/internal/store"
 )
 
 var (
 	_ directory.Store         = (*Store)(nil)
+	_ store.Backend           = (*Store)(nil)
 	_ directory.Watcher       = (*Store)(nil)
 	_ refresh.Store           = (*Store)(nil)
 	_ refresh.Batcher         = (*Store)(nil)
@@ -41,7 +43,8 @@ type Options struct {
 	DB int
 	// Prefix starts every key and the change channel, so several deployments (or test runs)
 	// can share one Redis; default "ssogate:". It should not contain '{' or '}': a hash tag
-	// in the prefix would put every key into one Cluster slot.
+	// in the prefix would put every key into one Cluster slot. The configuration refuses an
+	// empty store.redis_prefix, so an empty Prefix here only ever comes from code.
 	Prefix string
 	// Timeout bounds every Redis round trip of an operation (default 1 s, SPEC section 3
 	// store.timeout), so that a Redis that is down or stalled never hangs a caller.
@@ -63,6 +66,8 @@ type Store struct {
 
 	// The sweeper removes bindings of deleted clusters in the background (clusters.go).
 	sweepKick chan struct{}
+	// pub numbers change notifications and resends an All after a lost one (publish.go).
+	pub       *publisher
 	stop      context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -107,6 +112,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	s := &Store{
 		client: client, clientO: co, keys: newKeys(opts.Prefix), timeout: opts.Timeout,
 		pageBudget: opts.Timeout / 2, log: opts.Logger, sweepKick: make(chan struct{}, 1), stop: stop,
+		pub: newPublisher(),
 	}
 	if err := s.Ping(ctx); err != nil {
 		stop()
@@ -115,8 +121,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	opts.Logger.Info("redis store connected", "mode", string(client.Mode()), "addrs", opts.Addrs, "prefix", opts.Prefix)
 	s.checkEncodingLimits(ctx)
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.sweeper(sctx)
+	go s.resendLoop(sctx)
 	s.kickSweep() // resume a sweep that a previous process did not finish
 	return s, nil
 }
@@ -131,8 +138,9 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Ping reports whether Redis answers (readiness). In Redis Cluster it also requires
-// cluster_state:ok, so that a master lost without failover makes the instance not ready.
+// Ping reports whether Redis answers (readiness). In Redis Cluster it asks every master of the
+// current topology and requires cluster_state:ok, so that a master lost without failover
+// makes the instance not ready, and a seed lost in a failover does not.
 func (s *Store) Ping(ctx context.Context) error {
 	ctx, cancel, err := s.op(ctx)
 	if err != nil {
@@ -140,14 +148,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	defer cancel()
 	if s.client.Mode() == rueidis.ClientModeCluster {
-		info, err := s.client.Do(ctx, s.client.B().ClusterInfo().Build()).ToString()
-		if err != nil {
-			return fmt.Errorf("redis store: cluster info: %w", err)
-		}
-		if !strings.Contains(info, "cluster_state:ok") {
-			return errors.New("redis store: cluster_state is not ok")
-		}
-		return nil
+		return s.pingCluster(ctx) // ping.go: the masters of the current topology
 	}
 	if err := s.client.Do(ctx, s.client.B().Ping().Build()).Error(); err != nil {
 		return fmt.Errorf("redis store: ping: %w", err)

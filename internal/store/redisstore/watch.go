@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,8 +13,9 @@ import (
 	"github.com/ssogate/ssogate/internal/directory"
 )
 
-// Changes travel on the pub/sub channel P + "changes". A payload is either changeAll (a
-// cluster changed) or a namespace followed by one or more usernames, each preceded by "\x00";
+// Changes travel on the pub/sub channel P + "changes". A message is a header naming its
+// publisher and sequence number (publish.go) and a payload: either changeAll (a cluster
+// changed) or a namespace followed by one or more usernames, each preceded by "\x00";
 // NormalizeUsername rejects control characters, so NUL never occurs inside a username.
 // Batching the usernames of a BindMany chunk keeps a bulk import from publishing a million
 // messages, without invalidating every instance's whole cache as "*" would.
@@ -24,23 +26,6 @@ const (
 	// maxQueued bounds the changes waiting for fn; beyond it they collapse into one All.
 	maxQueued = 100_000
 )
-
-// publish sends one payload after the write it describes has been acknowledged, so another
-// instance that reloads on receiving it reads the new data. A failed publish does not fail
-// the write (the write is durable, and retrying it would publish again): it is logged, and the
-// other instances catch up by their cache TTL and cluster-table refresh.
-func (s *Store) publish(ctx context.Context, payloads ...string) {
-	cmds := make(rueidis.Commands, 0, len(payloads))
-	for _, p := range payloads {
-		cmds = append(cmds, s.client.B().Publish().Channel(s.keys.pub).Message(p).Build())
-	}
-	for _, r := range s.client.DoMulti(ctx, cmds...) {
-		if err := r.Error(); err != nil {
-			s.log.Warn("redis store: change written but not announced to other instances", "err", err)
-			return
-		}
-	}
-}
 
 // announce publishes changes of usernames in ns.
 func (s *Store) announce(ctx context.Context, ns directory.Namespace, names []string) {
@@ -69,7 +54,7 @@ func (s *Store) announce(ctx context.Context, ns directory.Namespace, names []st
 // client of its own, so it never delays the store's commands and vice versa. fn runs on one
 // goroutine of Watch's, never on the connection's reader, so it may call the store.
 func (s *Store) Watch(ctx context.Context, fn func(directory.Change)) error {
-	q := &changeQueue{signal: make(chan struct{}, 1)}
+	q := &changeQueue{signal: make(chan struct{}, 1), log: s.log}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -116,7 +101,7 @@ func (s *Store) receive(ctx context.Context, q *changeQueue, subscribed *atomic.
 		}
 	})
 	sub := client.B().Subscribe().Channel(s.keys.pub).Build()
-	return client.Receive(hctx, sub, func(m rueidis.PubSubMessage) { q.pushPayload(m.Message) })
+	return client.Receive(hctx, sub, func(m rueidis.PubSubMessage) { q.pushMessage(m.Message) })
 }
 
 // changeQueue decouples the connection from fn: messages are queued without blocking, and
@@ -126,6 +111,45 @@ type changeQueue struct {
 	all    bool
 	items  []directory.Change
 	signal chan struct{}
+	// last is the sequence number last seen from each publisher (publish.go), bounded by
+	// maxPublishers; a jump means a message was missed.
+	last map[string]uint64
+	gaps atomic.Uint64
+	log  *slog.Logger
+}
+
+// maxPublishers bounds the publishers remembered; each restart of an instance is a new one.
+// Forgetting them all costs nothing but the detection of a gap in the very next message.
+const maxPublishers = 4096
+
+// pushMessage checks a message's sequence number, then queues its payload. A number past the
+// next one expected means a message of that publisher never arrived: everything is
+// revalidated (SPEC section 3: an instance that may have missed a notification revalidates).
+// The first message of a publisher is taken as it comes: what it sent before this
+// subscription was covered by the All that every (re)subscription reports.
+func (q *changeQueue) pushMessage(msg string) {
+	id, seq, payload, ok := unframe(msg)
+	if ok {
+		q.mu.Lock()
+		if q.last == nil || len(q.last) >= maxPublishers {
+			q.last = make(map[string]uint64)
+		}
+		prev, known := q.last[id]
+		gap := known && seq > prev+1
+		if !known || seq > prev {
+			q.last[id] = seq
+		}
+		q.mu.Unlock()
+		if gap {
+			q.gaps.Add(1)
+			if q.log != nil {
+				q.log.Warn("redis store: a change notification was missed; revalidating the cache",
+					"publisher", id, "expected", prev+1, "got", seq)
+			}
+			q.pushAll()
+		}
+	}
+	q.pushPayload(payload)
 }
 
 func (q *changeQueue) notify() {
