@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssogate/ssogate/internal/apidoc"
 	"github.com/ssogate/ssogate/internal/config"
 	"github.com/ssogate/ssogate/internal/directory"
 	"github.com/ssogate/ssogate/internal/gateway"
@@ -200,6 +201,10 @@ type reply struct {
 
 var httpClient = &http.Client{Timeout: 10 * time.Second}
 
+// client is httpClient validating every exchange against docs/openapi.yaml (SPEC section 11):
+// an answer or a served request that the document does not describe fails the test.
+func (e *env) client() *http.Client { return apidoc.Client(e.t, httpClient) }
+
 // post sends a token request; params are key, value pairs.
 func (e *env) post(basic bool, params ...string) reply {
 	e.t.Helper()
@@ -217,7 +222,7 @@ func (e *env) post(basic bool, params ...string) reply {
 
 func (e *env) do(req *http.Request) reply {
 	e.t.Helper()
-	resp, err := httpClient.Do(req)
+	resp, err := e.client().Do(req)
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
