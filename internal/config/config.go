@@ -36,6 +36,7 @@ type Config struct {
 	SSO       SSOConfig       `yaml:"sso"`
 	Refresh   RefreshConfig   `yaml:"refresh"`
 	RateLimit RateLimitConfig `yaml:"ratelimit"`
+	Tracing   TracingConfig   `yaml:"tracing"`
 
 	// Clusters are upserted into the store at start and on SIGHUP. A list of structured
 	// entries has no sensible one-variable form, so it is the one key the environment
@@ -164,6 +165,7 @@ func Default() Config {
 			BreakerOpenFor:  10 * time.Second,
 		},
 		Refresh: RefreshConfig{TTL: 30 * 24 * time.Hour},
+		Tracing: TracingConfig{SampleRatio: 1, ServiceName: "ssogate"},
 		RateLimit: RateLimitConfig{
 			Enabled:      true,
 			UserFailures: 10,

@@ -23,6 +23,7 @@ import (
 	"github.com/ssogate/ssogate/internal/refresh"
 	"github.com/ssogate/ssogate/internal/sso"
 	"github.com/ssogate/ssogate/internal/tokenapi"
+	"github.com/ssogate/ssogate/internal/tracing"
 )
 
 // Backend is what the gateway needs from a store: every backend provides all three parts.
@@ -51,6 +52,7 @@ type Gateway struct {
 	reloadMu   sync.Mutex
 	configPath string
 	logLevel   *slog.LevelVar
+	tracer     *tracing.Tracer // nil: tracing off
 }
 
 // Options are what New needs besides the configuration.
@@ -81,6 +83,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Gateway, error)
 
 func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 	cfg, logger := g.cfg, g.logger
+	if err := g.initTracing(); err != nil {
+		return err
+	}
 	g.store = opts.Store
 	if g.store == nil {
 		if g.store, err = openStore(ctx, cfg, logger); err != nil {
@@ -95,6 +100,7 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 		StoreTimeout:    cfg.Store.Timeout,
 		ClusterRefresh:  cfg.Cache.ClusterRefresh,
 		Logger:          logger,
+		Trace:           g.storeTrace(),
 	})
 	if err := g.upsertClusters(ctx, cfg.Clusters); err != nil {
 		return err
@@ -129,7 +135,7 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 			Logger:       logger,
 		})
 	}
-	g.token = tokenapi.New(tokenapi.Options{
+	tokenOpts := tokenapi.Options{
 		Directory:      g.dir,
 		Forwarder:      g.fwd,
 		Refresh:        g.store,
@@ -141,8 +147,11 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 		Logger:         logger,
 		AccessLog:      true,
 		MaxBodyBytes:   int(cfg.MaxBodyBytes),
-	})
+	}
+	g.traceTokenAPI(&tokenOpts)
+	g.token = tokenapi.New(tokenOpts)
 	g.registerMetrics()
+	g.registerObservabilityMetrics()
 	g.public = tokenapi.NewServer(g.token, tokenapi.Limits{
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		ReadTimeout:       cfg.HTTP.ReadTimeout,
@@ -296,6 +305,7 @@ func (g *Gateway) Close() error {
 	if g.token != nil {
 		g.token.Close()
 	}
+	g.closeTracing()
 	if g.store != nil {
 		errs = append(errs, g.store.Close())
 		g.store = nil

@@ -33,6 +33,8 @@ type received struct {
 	Authorization string
 	XFF, Proto    string
 	RequestID     string
+	// Traceparent and Tracestate are the W3C Trace Context headers (SPEC section 11).
+	Traceparent, Tracestate string
 }
 
 // ssoServer is a real reference SSO on a loopback port that records requests.
@@ -76,7 +78,8 @@ func startSSO(t *testing.T, name string, users map[string]string, logs io.Writer
 		form, _ := url.ParseQuery(string(body))
 		s.mu.Lock()
 		s.got = append(s.got, received{Form: form, Authorization: r.Header.Get("Authorization"),
-			XFF: r.Header.Get("X-Forwarded-For"), Proto: r.Header.Get("X-Forwarded-Proto"), RequestID: r.Header.Get("X-Request-Id")})
+			XFF: r.Header.Get("X-Forwarded-For"), Proto: r.Header.Get("X-Forwarded-Proto"), RequestID: r.Header.Get("X-Request-Id"),
+			Traceparent: r.Header.Get("traceparent"), Tracestate: r.Header.Get("tracestate")})
 		s.mu.Unlock()
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		inner.ServeHTTP(w, r)

@@ -35,6 +35,12 @@ type Recorder interface {
 	Answered(code int, cluster string, elapsed time.Duration)
 }
 
+// ErrorRecorder, when the Recorder implements it, is also told the OAuth2 error word of each
+// gateway-made 1002 answer (the alerts' temporarily_unavailable share, SPEC section 11).
+type ErrorRecorder interface {
+	GatewayError(word, cluster string)
+}
+
 // Options wire a Handler.
 type Options struct {
 	Directory Resolver
@@ -52,6 +58,15 @@ type Options struct {
 	AccessLog bool
 	// MaxBodyBytes bounds a request body; larger ones get 413 (default 64 KiB).
 	MaxBodyBytes int
+	// Tracer makes the request's span (internal/tracing); nil: tracing off.
+	Tracer Tracer
+}
+
+// Tracer starts and ends a token request's span (SPEC section 11); EndRequest returns the
+// trace id for the access log.
+type Tracer interface {
+	StartRequest(ctx *fasthttp.RequestCtx) context.Context
+	EndRequest(ctx context.Context, code int, cluster string, httpStatus int) (traceID string)
 }
 
 // Handler serves POST /oauth/token.
@@ -59,6 +74,7 @@ type Handler struct {
 	opts     Options
 	reqPool  sync.Pool
 	recorder *refreshRecorder
+	errors   ErrorRecorder // opts.Recorder's, or nil
 }
 
 // New returns a Handler. Close stops its background refresh-token writer.
@@ -76,6 +92,7 @@ func New(opts Options) *Handler {
 		opts.MaxBodyBytes = 64 << 10
 	}
 	h := &Handler{opts: opts}
+	h.errors, _ = opts.Recorder.(ErrorRecorder)
 	h.reqPool.New = func() any { return new(tokenRequest) }
 	if opts.Refresh != nil {
 		h.recorder = newRefreshRecorder(opts.Refresh, opts.RefreshTTL, opts.StoreTimeout, opts.Logger)
@@ -108,6 +125,19 @@ type exchange struct {
 	code      int
 	ssoStatus int
 	grantWord string // x.grant(), kept for the access log once req is back in the pool
+
+	// trace is the request's span context when tracing is on, else nil.
+	trace context.Context
+	// errWord is the error word of a gateway-made 1002 answer, for the metrics.
+	errWord string
+}
+
+// context is the context of the request's store and directory calls: its span's when traced.
+func (x *exchange) context() context.Context {
+	if x.trace != nil {
+		return x.trace
+	}
+	return context.Background()
 }
 
 // ServeFastHTTP answers one request on the public listener.
@@ -116,17 +146,34 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 	x := exchange{ctx: ctx, requestID: requestID(ctx.Request.Header.Peek("X-Request-Id"))}
 	x.ip = h.clientIP(ctx)
 	ctx.Response.Header.Set("X-Request-Id", x.requestID)
+	if h.opts.Tracer != nil {
+		x.trace = h.opts.Tracer.StartRequest(ctx)
+	}
 	defer func() {
 		elapsed := time.Since(start)
+		var traceID string
+		if x.trace != nil {
+			traceID = h.opts.Tracer.EndRequest(x.trace, x.code, x.cluster, ctx.Response.StatusCode())
+		}
 		if h.opts.Recorder != nil {
 			h.opts.Recorder.Answered(x.code, x.cluster, elapsed)
 		}
+		if h.errors != nil && x.errWord != "" {
+			h.errors.GatewayError(x.errWord, x.cluster)
+		}
 		if h.opts.AccessLog {
-			h.opts.Logger.LogAttrs(context.Background(), slog.LevelInfo, "access",
+			attrs := [...]slog.Attr{
 				slog.String("request_id", x.requestID), slog.String("ip", x.ip.String()),
 				slog.String("grant", x.grantWord), slog.String("cluster", x.cluster),
 				slog.Int("code", x.code), slog.Int("sso_status", x.ssoStatus),
-				slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000))
+				slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000),
+				slog.String("trace_id", traceID),
+			}
+			n := len(attrs)
+			if traceID == "" {
+				n-- // tracing off: the line stays as it was
+			}
+			h.opts.Logger.LogAttrs(context.Background(), slog.LevelInfo, "access", attrs[:n]...)
 		}
 	}()
 
@@ -195,7 +242,7 @@ func (h *Handler) password(x *exchange) {
 		h.writeError(x, errBadUsername)
 		return
 	}
-	bg := context.Background()
+	bg := x.context()
 	outcome := ratelimit.Neutral
 	if h.opts.Limiter != nil {
 		attempt, err := h.opts.Limiter.Begin(bg, string(ns)+":"+name, x.ip.String())
@@ -256,7 +303,7 @@ func (h *Handler) refreshGrant(x *exchange) {
 		h.writeError(x, errUnknownRefresh)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), h.opts.StoreTimeout)
+	ctx, cancel := context.WithTimeout(x.context(), h.opts.StoreTimeout)
 	code, err := h.opts.Refresh.GetRefresh(ctx, refresh.Key(req.refreshToken))
 	cancel()
 	switch {
@@ -304,6 +351,10 @@ func (h *Handler) forward(x *exchange, c *directory.Cluster) ratelimit.Outcome {
 		ForwardedFor:  forwardedFor(x.ctx),
 		Proto:         h.proto(x.ctx),
 		RequestID:     x.requestID,
+		// Passed through as received; internal/tracing replaces them with its span's.
+		TraceParent: x.ctx.Request.Header.Peek("traceparent"),
+		TraceState:  x.ctx.Request.Header.Peek("tracestate"),
+		Trace:       x.trace,
 	}
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
@@ -346,6 +397,7 @@ func (h *Handler) body(x *exchange) []byte {
 
 func (h *Handler) writeError(x *exchange, e *gatewayError) {
 	x.code = CodeError
+	x.errWord = e.word
 	if e.status != 0 {
 		x.ctx.SetStatusCode(e.status)
 	}
