@@ -106,7 +106,7 @@ func TestEveryMonitoredMetricIsExported(t *testing.T) {
 		t.Fatalf("login: %s", r.Raw)
 	}
 	e.post(true, login("nobody", "x")...) // 1004
-	for range 3 {                          // wrong passwords until bob is locked out
+	for range 3 {                         // wrong passwords until bob is locked out
 		e.post(true, login("bob", "wrong")...)
 	}
 	for range 3 { // refused connections: temporarily_unavailable, then the breaker opens
