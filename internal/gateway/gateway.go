@@ -123,7 +123,7 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 		},
 	})
 	if cfg.RateLimit.Enabled {
-		g.limiter = ratelimit.New(g.counters(), ratelimit.Options{
+		g.limiter = ratelimit.New(g.tracedCounters(g.counters()), ratelimit.Options{
 			UserFailures: cfg.RateLimit.UserFailures,
 			UserWindow:   cfg.RateLimit.UserWindow,
 			IPFailures:   cfg.RateLimit.IPFailures,

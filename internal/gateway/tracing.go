@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/ssogate/ssogate/internal/ratelimit"
 	"github.com/ssogate/ssogate/internal/tokenapi"
 	"github.com/ssogate/ssogate/internal/tracing"
 )
@@ -45,6 +46,14 @@ func (g *Gateway) traceTokenAPI(o *tokenapi.Options) {
 	if o.Refresh != nil {
 		o.Refresh = g.tracer.WrapRefresh(o.Refresh)
 	}
+}
+
+// tracedCounters puts store spans around the limiter's shared counters when tracing is on.
+func (g *Gateway) tracedCounters(c ratelimit.Counters) ratelimit.Counters {
+	if g.tracer == nil {
+		return c
+	}
+	return g.tracer.WrapCounters(c)
 }
 
 // closeTracing flushes the spans still queued, bounded so a dead collector never holds up a stop.

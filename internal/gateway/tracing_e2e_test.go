@@ -240,3 +240,38 @@ func TestTracingOffPassesTraceContextThrough(t *testing.T) {
 		t.Fatalf("access log trace_id %q with tracing off", id)
 	}
 }
+
+// On the Redis store every store call of a login is a network round trip: the directory
+// lookup and the limiter's counters each get a span under the request's.
+func TestTracingSpansStoreCallsOnRedis(t *testing.T) {
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
+	sink, err := tracing.NewSink("127.0.0.1:0", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sink.Close() })
+	w := newWorld(t, onRedis(testRedisAddr(), uniqueRedisPrefix(t), func(c *config.Config) {
+		c.Tracing.OTLPEndpoint = sink.URL()
+	}))
+	r := w.postTraced("00-"+clientTraceID+"-"+clientSpanID+"-01", "", login("alice", "alice-pass")...)
+	if r.code() != 200 {
+		t.Fatalf("login: %s", r.Raw)
+	}
+	spans := waitSpans(t, sink, "POST /oauth/token", "directory.resolve", "store.lookup", "store.counter_batch")
+	req := spans["POST /oauth/token"]
+	if p := hexID(spans["store.lookup"].ParentSpanId); p != hexID(spans["directory.resolve"].SpanId) {
+		t.Errorf("store.lookup parent %s, want directory.resolve", p)
+	}
+	var counters int
+	for _, s := range sink.Spans() {
+		if s.Name == "store.counter_batch" {
+			counters++
+			if hexID(s.ParentSpanId) != hexID(req.SpanId) || hexID(s.TraceId) != clientTraceID {
+				t.Errorf("store.counter_batch parent %s trace %s, want the request span", hexID(s.ParentSpanId), hexID(s.TraceId))
+			}
+		}
+	}
+	if counters == 0 {
+		t.Fatal("no limiter store span")
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ssogate/ssogate/internal/directory"
+	"github.com/ssogate/ssogate/internal/ratelimit"
 	"github.com/ssogate/ssogate/internal/refresh"
 	"github.com/ssogate/ssogate/internal/sso"
 )
@@ -160,4 +161,63 @@ func (f *Forwarder) Forward(c *directory.Cluster, call *sso.Call, resp *fasthttp
 	}
 	span.End()
 	return err
+}
+
+// WrapCounters returns c with store spans around the brute-force limiter's shared counters,
+// keeping its batch interface when it has one; a nil c (the limiter's own in-memory counters)
+// stays nil.
+func (t *Tracer) WrapCounters(c ratelimit.Counters) ratelimit.Counters {
+	if c == nil {
+		return nil
+	}
+	tc := &tracedCounters{t: t, Counters: c}
+	if b, ok := c.(ratelimit.BatchCounters); ok {
+		return &tracedBatchCounters{tracedCounters: tc, b: b}
+	}
+	return tc
+}
+
+type tracedCounters struct {
+	t *Tracer
+	ratelimit.Counters
+}
+
+func (c *tracedCounters) Add(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
+	ctx, end := c.t.StoreSpan(ctx, "counter_add")
+	v, err := c.Counters.Add(ctx, key, delta, ttl)
+	end(err)
+	return v, err
+}
+
+func (c *tracedCounters) Peek(ctx context.Context, key string) (int64, time.Duration, error) {
+	ctx, end := c.t.StoreSpan(ctx, "counter_peek")
+	v, ttl, err := c.Counters.Peek(ctx, key)
+	end(err)
+	return v, ttl, err
+}
+
+func (c *tracedCounters) Delete(ctx context.Context, key string) error {
+	ctx, end := c.t.StoreSpan(ctx, "counter_delete")
+	err := c.Counters.Delete(ctx, key)
+	end(err)
+	return err
+}
+
+type tracedBatchCounters struct {
+	*tracedCounters
+	b ratelimit.BatchCounters
+}
+
+func (c *tracedBatchCounters) Batch(ctx context.Context, ops []ratelimit.Op) []ratelimit.Result {
+	ctx, end := c.t.StoreSpan(ctx, "counter_batch")
+	res := c.b.Batch(ctx, ops)
+	var err error
+	for _, r := range res {
+		if r.Err != nil {
+			err = r.Err
+			break
+		}
+	}
+	end(err)
+	return res
 }
