@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/ssogate/ssogate/internal/ratelimit"
@@ -41,6 +42,7 @@ func (g *Gateway) traceTokenAPI(o *tokenapi.Options) {
 		return
 	}
 	o.Tracer = g.tracer
+	o.Logger = slog.New(tracing.LogHandler(o.Logger.Handler())) // trace_id on the access line
 	o.Directory = g.tracer.WrapResolver(o.Directory)
 	o.Forwarder = g.tracer.WrapForwarder(g.fwd)
 	if o.Refresh != nil {

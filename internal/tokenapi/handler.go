@@ -62,11 +62,11 @@ type Options struct {
 	Tracer Tracer
 }
 
-// Tracer starts and ends a token request's span (SPEC section 11); EndRequest returns the
-// trace id for the access log.
+// Tracer starts and ends a token request's span (SPEC section 11). The access log line is
+// written with the span's context, so that the logger can name the trace.
 type Tracer interface {
 	StartRequest(ctx *fasthttp.RequestCtx) context.Context
-	EndRequest(ctx context.Context, code int, cluster string, httpStatus int) (traceID string)
+	EndRequest(ctx context.Context, code int, cluster string, httpStatus int)
 }
 
 // Handler serves POST /oauth/token.
@@ -151,9 +151,8 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 	}
 	defer func() {
 		elapsed := time.Since(start)
-		var traceID string
 		if x.trace != nil {
-			traceID = h.opts.Tracer.EndRequest(x.trace, x.code, x.cluster, ctx.Response.StatusCode())
+			h.opts.Tracer.EndRequest(x.trace, x.code, x.cluster, ctx.Response.StatusCode())
 		}
 		if h.opts.Recorder != nil {
 			h.opts.Recorder.Answered(x.code, x.cluster, elapsed)
@@ -162,18 +161,11 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 			h.errors.GatewayError(x.errWord, x.cluster)
 		}
 		if h.opts.AccessLog {
-			attrs := [...]slog.Attr{
+			h.opts.Logger.LogAttrs(x.context(), slog.LevelInfo, "access",
 				slog.String("request_id", x.requestID), slog.String("ip", x.ip.String()),
 				slog.String("grant", x.grantWord), slog.String("cluster", x.cluster),
 				slog.Int("code", x.code), slog.Int("sso_status", x.ssoStatus),
-				slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000),
-				slog.String("trace_id", traceID),
-			}
-			n := len(attrs)
-			if traceID == "" {
-				n-- // tracing off: the line stays as it was
-			}
-			h.opts.Logger.LogAttrs(context.Background(), slog.LevelInfo, "access", attrs[:n]...)
+				slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000))
 		}
 	}()
 

@@ -115,9 +115,9 @@ func (t *Tracer) StartRequest(ctx *fasthttp.RequestCtx) context.Context {
 	return sctx
 }
 
-// EndRequest ends the request's span with its answer and returns the trace id for the
-// access log. No username, password, token or client address is ever put on a span.
-func (t *Tracer) EndRequest(ctx context.Context, code int, cluster string, httpStatus int) string {
+// EndRequest ends the request's span with its answer. No username, password, token or client
+// address is ever put on a span.
+func (t *Tracer) EndRequest(ctx context.Context, code int, cluster string, httpStatus int) {
 	span := trace.SpanFromContext(ctx)
 	if span.IsRecording() {
 		span.SetAttributes(
@@ -127,5 +127,4 @@ func (t *Tracer) EndRequest(ctx context.Context, code int, cluster string, httpS
 		)
 	}
 	span.End()
-	return span.SpanContext().TraceID().String()
 }

@@ -2,10 +2,13 @@ package tracing
 
 import (
 	"context"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"go.opentelemetry.io/otel/trace"
 )
 
 func TestTracesURL(t *testing.T) {
@@ -79,7 +82,8 @@ func TestSamplingFollowsTheParent(t *testing.T) {
 			ctx.Request.Header.Set("traceparent", traceparent)
 		}
 		sctx := tr.StartRequest(&ctx)
-		return tr.EndRequest(sctx, 200, "C", 200)
+		tr.EndRequest(sctx, 200, "C", 200)
+		return trace.SpanContextFromContext(sctx).TraceID().String()
 	}
 	sampled := start("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
 	unsampled := start("00-5bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")
@@ -95,5 +99,20 @@ func TestSamplingFollowsTheParent(t *testing.T) {
 	spans := sink.Spans()
 	if len(spans) != 1 {
 		t.Fatalf("ratio 0 exported %d spans, want only the one with a sampled parent", len(spans))
+	}
+}
+
+func TestLogHandlerNamesTheTrace(t *testing.T) {
+	var buf strings.Builder
+	log := slog.New(LogHandler(slog.NewJSONHandler(&buf, nil)))
+	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	ctx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid}))
+	log.InfoContext(ctx, "access", "code", 200)
+	log.InfoContext(context.Background(), "other")
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"`) ||
+		!strings.Contains(lines[0], `"span_id":"00f067aa0ba902b7"`) || strings.Contains(lines[1], "trace_id") {
+		t.Fatalf("log lines:\n%s", buf.String())
 	}
 }
