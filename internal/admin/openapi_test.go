@@ -53,6 +53,9 @@ func TestEveryAdminRouteIsDocumented(t *testing.T) {
 		}
 		key := method + " " + path
 		served[key] = true
+		if strings.HasPrefix(path, "/ui/") && documented["GET /ui/"] {
+			continue // the console's pages and assets (issue-11): HTML, not API; its entry is documented
+		}
 		if !documented[key] {
 			t.Errorf("route %q is served but not in docs/openapi.yaml", pattern)
 		}
