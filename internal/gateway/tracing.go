@@ -17,6 +17,7 @@ func (g *Gateway) initTracing() error {
 		OTLPEndpoint: g.cfg.Tracing.OTLPEndpoint,
 		SampleRatio:  g.cfg.Tracing.SampleRatio,
 		ServiceName:  g.cfg.Tracing.ServiceName,
+		Logger:       g.logger,
 	})
 	if err != nil {
 		return err

@@ -275,3 +275,28 @@ func TestTracingSpansStoreCallsOnRedis(t *testing.T) {
 		t.Fatal("no limiter store span")
 	}
 }
+
+// A collector that is down never holds up a login or the stop: spans are queued and dropped
+// in the background, and the final flush is bounded.
+func TestTracingWithTheCollectorDown(t *testing.T) {
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
+	var stopped time.Time
+	// Registered first, so it runs last: after the harness's Close, which flushes the spans.
+	t.Cleanup(func() {
+		if d := time.Since(stopped); d > 10*time.Second {
+			t.Errorf("closing the gateway with the collector down took %v", d)
+		}
+	})
+	w := newWorld(t, func(c *config.Config) { c.Tracing.OTLPEndpoint = deadURL(t) })
+	for range 20 {
+		if r := w.postTraced("", "", login("alice", "alice-pass")...); r.code() != 200 {
+			t.Fatalf("login with the collector down: %s", r.Raw)
+		}
+	}
+	stopped = time.Now()
+	w.stop()
+	if d := time.Since(stopped); d > 10*time.Second {
+		t.Fatalf("stopping with the collector down took %v", d)
+	}
+	stopped = time.Now()
+}

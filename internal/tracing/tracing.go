@@ -3,10 +3,12 @@ package tracing
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
@@ -26,6 +28,8 @@ type Config struct {
 	ServiceName string
 	// Version, when set, is service.version.
 	Version string
+	// Logger receives the exporter's errors (a collector down); nil: slog.Default().
+	Logger *slog.Logger
 }
 
 // Tracer makes the gateway's spans. A nil *Tracer means tracing is off; the gateway then
@@ -51,6 +55,15 @@ func New(cfg Config) (*Tracer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tracing: otlp exporter for %s: %w", endpoint, err)
 	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	// OpenTelemetry reports export failures through one process-wide handler; the spans are
+	// dropped, logins are never held up by a collector.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		logger.Warn("tracing: span export failed", "err", err)
+	}))
 	return NewWithExporter(cfg, exp), nil
 }
 
