@@ -41,6 +41,17 @@ else
   echo "scripts/test.sh: could not build helm/nfpm; the deploy tests will fail" >&2
 fi
 # --- end issue 10 --------------------------------------------------------------------------
+# --- issue-12: promtool (Debian's prometheus package) for deploy/prometheus's rule tests ---
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "scripts/test.sh: installing prometheus (for promtool)" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  timeout 600 apt-get install -y --no-install-recommends prometheus >/dev/null 2>&1 || \
+    { timeout 300 apt-get update >/dev/null && timeout 600 apt-get install -y --no-install-recommends prometheus >/dev/null; } || \
+    echo "scripts/test.sh: could not install prometheus; the promtool tests will fail" >&2
+  # The package starts a Prometheus server; the tests need only promtool.
+  { systemctl stop prometheus || service prometheus stop; } >/dev/null 2>&1 || true
+fi
+# --- end issue-12 ---
 
 # Every run uses its own key prefix so that runs never see each other's data.
 export SSOGATE_TEST_REDIS="${SSOGATE_TEST_REDIS:-127.0.0.1:6379}"

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssogate/ssogate/internal/apidoc"
 	"github.com/ssogate/ssogate/internal/refsso"
 )
 
@@ -221,7 +222,7 @@ func (p *proc) adminDo(method, path string) int {
 	p.t.Helper()
 	req, _ := http.NewRequest(method, p.admin+path, nil)
 	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := apidoc.Client(p.t, http.DefaultClient).Do(req) // checked against docs/openapi.yaml
 	if err != nil {
 		p.t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -255,7 +256,7 @@ func (p *proc) login(user, pass string) answer {
 	req, _ := http.NewRequest(http.MethodPost, p.public+"/oauth/token", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth("app", "app-secret")
-	resp, err := client.Do(req)
+	resp, err := apidoc.Client(p.t, client).Do(req) // checked against docs/openapi.yaml
 	if err != nil {
 		return answer{err: err}
 	}

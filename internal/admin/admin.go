@@ -61,6 +61,7 @@ type server struct {
 	opts      Options
 	log       *slog.Logger
 	mux       *http.ServeMux
+	patterns  []string // every route registered, for Routes
 }
 
 // New returns the admin API handler. It panics when opts.Directory is nil, a wiring bug.
@@ -91,7 +92,7 @@ func New(opts Options) http.Handler {
 }
 
 func (s *server) routes() {
-	m := s.mux
+	m := recordingMux{s.mux, &s.patterns}
 	m.HandleFunc("GET /healthz", s.healthz)
 	m.HandleFunc("GET /readyz", s.readyz)
 	if s.opts.Metrics != nil {
@@ -106,10 +107,11 @@ func (s *server) routes() {
 	m.HandleFunc("POST /admin/clusters/{code}/users", s.bulkBind)
 	m.HandleFunc("GET /admin/clusters/{code}/users", s.listUsers)
 	m.HandleFunc("GET /admin/users/{username}", s.lookupUser)
+	m.HandleFunc("GET /admin/openapi.yaml", s.openapi)
 	if s.opts.Reload != nil {
 		m.HandleFunc("POST /admin/reload", s.reload)
 	}
-	s.lockoutRoutes()
+	s.lockoutRoutes(m)
 }
 
 // ServeHTTP logs the request, checks the token on /admin/ paths before routing (so that an

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/ssogate/ssogate/internal/admin"
+	"github.com/ssogate/ssogate/internal/apidoc"
 	"github.com/ssogate/ssogate/internal/directory"
 	"github.com/ssogate/ssogate/internal/store/embedded"
 )
@@ -104,7 +105,8 @@ func (e *env) doWith(t *testing.T, method, path string, body any, headers map[st
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
-	resp, err := e.srv.Client().Do(req)
+	// Every exchange is checked against docs/openapi.yaml (SPEC section 11).
+	resp, err := apidoc.Client(t, e.srv.Client()).Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}

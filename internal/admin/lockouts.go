@@ -44,9 +44,9 @@ type lockoutBody struct {
 	Cleared     bool       `json:"cleared,omitempty"`
 }
 
-func (s *server) lockoutRoutes() {
-	s.mux.HandleFunc("GET /admin/lockouts", s.getLockout)
-	s.mux.HandleFunc("DELETE /admin/lockouts", s.clearLockout)
+func (s *server) lockoutRoutes(m recordingMux) {
+	m.HandleFunc("GET /admin/lockouts", s.getLockout)
+	m.HandleFunc("DELETE /admin/lockouts", s.clearLockout)
 }
 
 // lockoutQuery reads ?username=&client= or ?ip= (exactly one of username and ip).

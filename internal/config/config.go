@@ -36,6 +36,7 @@ type Config struct {
 	SSO       SSOConfig       `yaml:"sso"`
 	Refresh   RefreshConfig   `yaml:"refresh"`
 	RateLimit RateLimitConfig `yaml:"ratelimit"`
+	Tracing   TracingConfig   `yaml:"tracing"`
 
 	// TLS and AdminTLS turn the public and admin listeners into TLS listeners (SPEC section 10);
 	// both empty (the default) serve plain HTTP.
@@ -175,6 +176,7 @@ func Default() Config {
 			BreakerOpenFor:  10 * time.Second,
 		},
 		Refresh: RefreshConfig{TTL: 30 * 24 * time.Hour},
+		Tracing: TracingConfig{SampleRatio: 1, ServiceName: "ssogate"},
 		RateLimit: RateLimitConfig{
 			Enabled:      true,
 			UserFailures: 10,

@@ -61,6 +61,7 @@ func (c *Config) Validate() error {
 		v.add("admin_token", "must not contain spaces or control characters")
 	}
 	positive(v, "shutdown_timeout", c.ShutdownTimeout)
+	c.validateTracing(v)
 	c.LogLevel = strings.ToLower(strings.TrimSpace(c.LogLevel))
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {

@@ -42,6 +42,9 @@ type Options struct {
 	// stores that implement Watcher also trigger a reload on every change.
 	ClusterRefresh time.Duration
 	Logger         *slog.Logger
+	// Trace, when set, wraps each store lookup of a resolution in a span (internal/tracing's
+	// StoreSpan); nil: tracing off.
+	Trace func(ctx context.Context, op string) (context.Context, func(error))
 }
 
 func (o *Options) setDefaults() {
@@ -319,7 +322,14 @@ func (d *Directory) lookup(ctx context.Context, ns Namespace, name string) ([]st
 	}
 	d.misses.Add(1)
 	sctx, cancel := context.WithTimeout(ctx, d.opts.StoreTimeout)
+	var endSpan func(error)
+	if d.opts.Trace != nil {
+		sctx, endSpan = d.opts.Trace(sctx, "lookup")
+	}
 	codes, err := d.store.Lookup(sctx, ns, name)
+	if endSpan != nil {
+		endSpan(err)
+	}
 	cancel()
 	if err != nil {
 		d.storeErrors.Add(1)

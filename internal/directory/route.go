@@ -9,7 +9,19 @@ import "context"
 type Route struct {
 	Namespace Namespace
 	Name      string // canonical
-	d         *Directory
+	via       RouteResolver
+}
+
+// RouteResolver resolves a normalised username; *Directory is one, and a wrapper (the
+// tracing span around the lookup) may stand in for it through Route.Via.
+type RouteResolver interface {
+	ResolveNormalized(ctx context.Context, ns Namespace, name, inviteCode string) (Cluster, error)
+}
+
+// Via returns r resolved through res instead of the directory that made it.
+func (r Route) Via(res RouteResolver) Route {
+	r.via = res
+	return r
 }
 
 // Route normalises username for namespace ns; ErrInvalid (wrapped) for an unusable username.
@@ -18,10 +30,10 @@ func (d *Directory) Route(ns Namespace, username string) (Route, error) {
 	if err != nil {
 		return Route{}, err
 	}
-	return Route{Namespace: ns, Name: name, d: d}, nil
+	return Route{Namespace: ns, Name: name, via: d}, nil
 }
 
 // Resolve is Directory.Resolve for this username (SPEC section 2, step 5).
 func (r Route) Resolve(ctx context.Context, inviteCode string) (Cluster, error) {
-	return r.d.ResolveNormalized(ctx, r.Namespace, r.Name, inviteCode)
+	return r.via.ResolveNormalized(ctx, r.Namespace, r.Name, inviteCode)
 }

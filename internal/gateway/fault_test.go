@@ -176,7 +176,7 @@ func breakerStates(t *testing.T, e *env) map[string]string {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, e.adminBase+"/admin/clusters", nil)
 	req.Header.Set("Authorization", "Bearer "+e.adminToken)
-	resp, err := httpClient.Do(req)
+	resp, err := e.as(t).client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/ssogate/ssogate/internal/sso"
 	"github.com/ssogate/ssogate/internal/store"
 	"github.com/ssogate/ssogate/internal/tokenapi"
+	"github.com/ssogate/ssogate/internal/tracing"
 )
 
 // Backend is what the gateway needs from a store, declared once in package store.
@@ -52,6 +53,7 @@ type Gateway struct {
 	tls listenerTLS
 	// notify, when set, is told the service state (systemd's sd_notify, Options.Notify).
 	notify func(state string)
+	tracer *tracing.Tracer // nil: tracing off
 }
 
 // Options are what New needs besides the configuration.
@@ -86,6 +88,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Gateway, error)
 
 func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 	cfg, logger := g.cfg, g.logger
+	if err := g.initTracing(); err != nil {
+		return err
+	}
 	g.store = opts.Store
 	if g.store == nil {
 		if g.store, err = openStore(ctx, cfg, logger); err != nil {
@@ -100,6 +105,7 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 		StoreTimeout:    cfg.Store.Timeout,
 		ClusterRefresh:  cfg.Cache.ClusterRefresh,
 		Logger:          logger,
+		Trace:           g.storeTrace(),
 	})
 	if err := g.upsertClusters(ctx, cfg.Clusters); err != nil {
 		return err
@@ -123,9 +129,9 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 		},
 	})
 	if cfg.RateLimit.Enabled {
-		g.limiter = ratelimit.New(g.counters(), g.ratelimitOptions(cfg))
+		g.limiter = ratelimit.New(g.tracedCounters(g.counters()), g.ratelimitOptions(cfg))
 	}
-	g.token = tokenapi.New(tokenapi.Options{
+	tokenOpts := tokenapi.Options{
 		Directory:      g.dir,
 		Forwarder:      g.fwd,
 		Refresh:        g.store,
@@ -141,8 +147,11 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 		// record routable at once (SPEC section 2); on Redis every instance must see it, so
 		// it is written before the answer.
 		RefreshLocal: cfg.Store.Driver == config.DriverEmbedded,
-	})
+	}
+	g.traceTokenAPI(&tokenOpts)
+	g.token = tokenapi.New(tokenOpts)
 	g.registerMetrics()
+	g.registerObservabilityMetrics()
 	g.public = tokenapi.NewServer(g.token, tokenapi.Limits{
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		ReadTimeout:       cfg.HTTP.ReadTimeout,
@@ -324,6 +333,7 @@ func (g *Gateway) Close() error {
 	if g.token != nil {
 		g.token.Close()
 	}
+	g.closeTracing()
 	if g.store != nil {
 		errs = append(errs, g.store.Close())
 		g.store = nil

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssogate/ssogate/internal/apidoc"
 	"github.com/ssogate/ssogate/internal/config"
 	"github.com/ssogate/ssogate/internal/directory"
 	"github.com/ssogate/ssogate/internal/gateway"
@@ -32,6 +33,8 @@ type received struct {
 	Authorization string
 	XFF, Proto    string
 	RequestID     string
+	// Traceparent and Tracestate are the W3C Trace Context headers (SPEC section 11).
+	Traceparent, Tracestate string
 }
 
 // ssoServer is a real reference SSO on a loopback port that records requests.
@@ -75,7 +78,8 @@ func startSSO(t *testing.T, name string, users map[string]string, logs io.Writer
 		form, _ := url.ParseQuery(string(body))
 		s.mu.Lock()
 		s.got = append(s.got, received{Form: form, Authorization: r.Header.Get("Authorization"),
-			XFF: r.Header.Get("X-Forwarded-For"), Proto: r.Header.Get("X-Forwarded-Proto"), RequestID: r.Header.Get("X-Request-Id")})
+			XFF: r.Header.Get("X-Forwarded-For"), Proto: r.Header.Get("X-Forwarded-Proto"), RequestID: r.Header.Get("X-Request-Id"),
+			Traceparent: r.Header.Get("traceparent"), Tracestate: r.Header.Get("tracestate")})
 		s.mu.Unlock()
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		inner.ServeHTTP(w, r)
@@ -200,6 +204,10 @@ type reply struct {
 
 var httpClient = &http.Client{Timeout: 10 * time.Second}
 
+// client is httpClient validating every exchange against docs/openapi.yaml (SPEC section 11):
+// an answer or a served request that the document does not describe fails the test.
+func (e *env) client() *http.Client { return apidoc.Client(e.t, httpClient) }
+
 // post sends a token request; params are key, value pairs.
 func (e *env) post(basic bool, params ...string) reply {
 	e.t.Helper()
@@ -217,7 +225,7 @@ func (e *env) post(basic bool, params ...string) reply {
 
 func (e *env) do(req *http.Request) reply {
 	e.t.Helper()
-	resp, err := httpClient.Do(req)
+	resp, err := e.client().Do(req)
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}

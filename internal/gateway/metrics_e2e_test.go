@@ -13,7 +13,7 @@ func TestMetricsCountWhatHappened(t *testing.T) {
 	w.as(t).post(true, login("alice", "alice-pass")...)
 	w.as(t).post(true, login("alice", "alice-pass")...)
 	w.as(t).post(true, login("nobody", "x")...)
-	resp, err := httpClient.Get(w.adminBase + "/metrics")
+	resp, err := w.as(t).client().Get(w.adminBase + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

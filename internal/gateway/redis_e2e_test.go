@@ -51,7 +51,7 @@ func (e *env) admin(method, path, body string) {
 	req, _ := http.NewRequest(method, e.adminBase+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+e.adminToken)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := httpClient.Do(req)
+	resp, err := e.client().Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestRedisOutage(t *testing.T) {
 		t.Fatalf("before the outage: %s", r.Raw)
 	}
 	ready := func() int {
-		resp, err := httpClient.Get(e.adminBase + "/readyz")
+		resp, err := e.client().Get(e.adminBase + "/readyz")
 		if err != nil {
 			t.Fatal(err)
 		}

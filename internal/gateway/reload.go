@@ -81,6 +81,7 @@ var reloadRules = []reloadRule{
 	}},
 	{key: "sso.", restart: "the SSO forwarders are built at start"},
 	{key: "refresh.ttl", restart: "the token endpoint is wired at start"},
+	{key: "tracing.", restart: "the tracer and its exporter are built at start"},
 }
 
 // ruleFor finds the rule of key: its own line, else its section's; false if none.

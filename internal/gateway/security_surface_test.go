@@ -33,7 +33,7 @@ func TestAdminAPIIsGuardedAndNotOnThePublicListener(t *testing.T) {
 		if auth != "" {
 			req.Header.Set("Authorization", auth)
 		}
-		resp, err := httpClient.Do(req)
+		resp, err := e.as(t).client().Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -140,7 +140,7 @@ func burst(e *env, n int, params func(i int) []string) []reply {
 // postAsync is post with Basic client credentials for goroutines other than the test's: it
 // never stops the test, a transport failure comes back as a reply with Status 0.
 func postAsync(e *env, params ...string) reply {
-	return postWith(httpClient, e, params...)
+	return postWith(e.client(), e, params...)
 }
 
 func TestBruteForceIsStoppedAtTheLimit(t *testing.T) {
@@ -383,7 +383,7 @@ func metricValue(t *testing.T, e *env, name string) float64 {
 
 func scrape(t *testing.T, e *env) string {
 	t.Helper()
-	resp, err := httpClient.Get(e.adminBase + "/metrics")
+	resp, err := e.as(t).client().Get(e.adminBase + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -451,7 +451,7 @@ func TestSecretsAreNeverEchoedOrLogged(t *testing.T) {
 		for k, v := range header {
 			req.Header.Set(k, v)
 		}
-		resp, err := httpClient.Do(req)
+		resp, err := e.as(t).client().Do(req)
 		if err != nil {
 			t.Fatalf("%s %s: %v", method, target, err)
 		}

@@ -307,7 +307,7 @@ func TestSSODownAnswersFastWithTemporarilyUnavailable(t *testing.T) {
 func TestStandardOAuth2ClientGetsAToken(t *testing.T) {
 	w := newWorld(t, nil)
 	conf := &oauth2.Config{ClientID: clientID, ClientSecret: clientSecret, Endpoint: oauth2.Endpoint{TokenURL: w.base + "/oauth/token"}}
-	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, httpClient)
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, w.as(t).client())
 	tok, err := conf.PasswordCredentialsToken(ctx, "alice", "alice-pass")
 	if err != nil {
 		t.Fatal(err)

@@ -19,11 +19,15 @@ type Metrics struct {
 	duration   prometheus.Histogram
 	ssoLatency *prometheus.HistogramVec
 	breaker    *prometheus.GaugeVec
+	errors     *prometheus.CounterVec
 
 	// Children are cached so the hot path does no label hashing or allocation.
 	requestCounters sync.Map // requestKey → prometheus.Counter
 	ssoObservers    sync.Map // ssoKey → prometheus.Observer
+	errorCounters   sync.Map // errorKey → prometheus.Counter
 }
+
+type errorKey struct{ word, cluster string }
 
 type requestKey struct {
 	code    int
@@ -58,7 +62,11 @@ func New() *Metrics {
 			Help: "Circuit breaker state per cluster: 0 closed, 1 half-open, 2 open.",
 		}, []string{"cluster"}),
 	}
-	m.registry.MustRegister(m.requests, m.duration, m.ssoLatency, m.breaker,
+	m.errors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ssogate_token_gateway_errors_total",
+		Help: "Code 1002 answers made by the gateway itself, by OAuth2 error word (a fixed set) and cluster (empty when none was chosen).",
+	}, []string{"error", "cluster"})
+	m.registry.MustRegister(m.requests, m.duration, m.ssoLatency, m.breaker, m.errors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -123,4 +131,26 @@ func (m *Metrics) CounterFunc(name, help string, f func() float64) {
 // GaugeFunc registers a gauge read from f at scrape time.
 func (m *Metrics) GaugeFunc(name, help string, f func() float64) {
 	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+}
+
+// GatewayError counts one gateway-made 1002 answer by its error word (tokenapi.ErrorRecorder).
+// The words are the gateway's own fixed set, so the label stays bounded.
+func (m *Metrics) GatewayError(word, cluster string) {
+	k := errorKey{word, cluster}
+	c, ok := m.errorCounters.Load(k)
+	if !ok {
+		c, _ = m.errorCounters.LoadOrStore(k, m.errors.WithLabelValues(word, cluster))
+	}
+	c.(prometheus.Counter).Inc()
+}
+
+// CounterFuncWith registers a counter read from f at scrape time, with fixed labels; several
+// may share a name with different label values (e.g. store errors by operation).
+func (m *Metrics) CounterFuncWith(name, help string, labels prometheus.Labels, f func() float64) {
+	m.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, f))
+}
+
+// GaugeFuncWith is CounterFuncWith for a gauge.
+func (m *Metrics) GaugeFuncWith(name, help string, labels prometheus.Labels, f func() float64) {
+	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, f))
 }

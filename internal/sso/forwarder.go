@@ -1,6 +1,7 @@
 package sso
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -127,6 +128,11 @@ type Call struct {
 	ForwardedFor  []byte // X-Forwarded-For to send (received value with the client appended)
 	Proto         string // X-Forwarded-Proto
 	RequestID     string
+	// TraceParent and TraceState are sent as W3C Trace Context headers when set (the
+	// client's, passed through, or the gateway's span from internal/tracing).
+	TraceParent, TraceState []byte
+	// Trace is the request's trace context for internal/tracing; nil when tracing is off.
+	Trace context.Context
 }
 
 // Forward sends call to the cluster's token URL and fills resp with the SSO's answer. A nil
@@ -162,6 +168,12 @@ func (f *Forwarder) Forward(c *directory.Cluster, call *Call, resp *fasthttp.Res
 	}
 	if call.RequestID != "" {
 		req.Header.Set("X-Request-Id", call.RequestID)
+	}
+	if len(call.TraceParent) > 0 {
+		req.Header.SetBytesV("traceparent", call.TraceParent)
+		if len(call.TraceState) > 0 {
+			req.Header.SetBytesV("tracestate", call.TraceState)
+		}
 	}
 	req.SetBodyRaw(call.Body)
 

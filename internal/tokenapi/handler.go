@@ -47,6 +47,12 @@ type Recorder interface {
 	Answered(code int, cluster string, elapsed time.Duration)
 }
 
+// ErrorRecorder, when the Recorder implements it, is also told the OAuth2 error word of each
+// gateway-made 1002 answer (the alerts' temporarily_unavailable share, SPEC section 11).
+type ErrorRecorder interface {
+	GatewayError(word, cluster string)
+}
+
 // Options wire a Handler.
 type Options struct {
 	Directory Resolver
@@ -68,6 +74,15 @@ type Options struct {
 	AccessLog bool
 	// MaxBodyBytes bounds a request body; larger ones get 413 (default 64 KiB).
 	MaxBodyBytes int
+	// Tracer makes the request's span (internal/tracing); nil: tracing off.
+	Tracer Tracer
+}
+
+// Tracer starts and ends a token request's span (SPEC section 11). The access log line is
+// written with the span's context, so that the logger can name the trace.
+type Tracer interface {
+	StartRequest(ctx *fasthttp.RequestCtx) context.Context
+	EndRequest(ctx context.Context, code int, cluster string, httpStatus int)
 }
 
 // defaultMaxBody is max_body_bytes's default (SPEC section 2: 64 KiB).
@@ -79,6 +94,7 @@ type Handler struct {
 	trusted  atomic.Pointer[[]netip.Prefix] // Options.TrustedProxies, replaceable at run time
 	reqPool  sync.Pool
 	recorder *refreshRecorder
+	errors   ErrorRecorder // opts.Recorder's, or nil
 }
 
 // New returns a Handler. Close stops its background refresh-token writer.
@@ -97,6 +113,7 @@ func New(opts Options) *Handler {
 	}
 	h := &Handler{opts: opts}
 	h.SetTrustedProxies(opts.TrustedProxies)
+	h.errors, _ = opts.Recorder.(ErrorRecorder)
 	h.reqPool.New = func() any { return new(tokenRequest) }
 	if opts.Refresh != nil {
 		h.recorder = newRefreshRecorder(opts.Refresh, opts.RefreshTTL, opts.StoreTimeout, opts.Logger, opts.RefreshLocal, refreshQueue)
@@ -129,6 +146,19 @@ type exchange struct {
 	code      int
 	ssoStatus int
 	grantWord string // x.grant(), kept for the access log once req is back in the pool
+
+	// trace is the request's span context when tracing is on, else nil.
+	trace context.Context
+	// errWord is the error word of a gateway-made 1002 answer, for the metrics.
+	errWord string
+}
+
+// context is the context of the request's store and directory calls: its span's when traced.
+func (x *exchange) context() context.Context {
+	if x.trace != nil {
+		return x.trace
+	}
+	return context.Background()
 }
 
 // ServeFastHTTP answers one request on the public listener.
@@ -137,13 +167,22 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 	x := exchange{ctx: ctx, requestID: requestID(ctx.Request.Header.Peek("X-Request-Id"))}
 	h.deriveOrigin(ctx, &x.origin)
 	ctx.Response.Header.Set("X-Request-Id", x.requestID)
+	if h.opts.Tracer != nil {
+		x.trace = h.opts.Tracer.StartRequest(ctx)
+	}
 	defer func() {
 		elapsed := time.Since(start)
+		if x.trace != nil {
+			h.opts.Tracer.EndRequest(x.trace, x.code, x.cluster, ctx.Response.StatusCode())
+		}
 		if h.opts.Recorder != nil {
 			h.opts.Recorder.Answered(x.code, x.cluster, elapsed)
 		}
+		if h.errors != nil && x.errWord != "" {
+			h.errors.GatewayError(x.errWord, x.cluster)
+		}
 		if h.opts.AccessLog {
-			h.opts.Logger.LogAttrs(context.Background(), slog.LevelInfo, "access",
+			h.opts.Logger.LogAttrs(x.context(), slog.LevelInfo, "access",
 				slog.String("request_id", x.requestID), slog.String("ip", x.origin.client.String()),
 				slog.String("grant", x.grantWord), slog.String("cluster", x.cluster),
 				slog.Int("code", x.code), slog.Int("sso_status", x.ssoStatus),
@@ -215,7 +254,7 @@ func (h *Handler) password(x *exchange) {
 		h.writeError(x, errBadUsername)
 		return
 	}
-	bg := context.Background()
+	bg := x.context()
 	outcome := ratelimit.Neutral
 	if h.opts.Limiter != nil {
 		attempt, err := h.opts.Limiter.Begin(bg, ratelimit.UserSubject(string(route.Namespace), route.Name), x.origin.client.String())
@@ -276,7 +315,7 @@ func (h *Handler) refreshGrant(x *exchange) {
 		h.writeError(x, errUnknownRefresh)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), h.opts.StoreTimeout)
+	ctx, cancel := context.WithTimeout(x.context(), h.opts.StoreTimeout)
 	code, err := h.recorder.lookup(ctx, refresh.Key(req.refreshToken))
 	cancel()
 	switch {
@@ -332,6 +371,10 @@ func (h *Handler) forward(x *exchange, c *directory.Cluster) ratelimit.Outcome {
 		ForwardedFor:  x.origin.xff,
 		Proto:         x.origin.proto,
 		RequestID:     x.requestID,
+		// Passed through as received; internal/tracing replaces them with its span's.
+		TraceParent: x.ctx.Request.Header.Peek("traceparent"),
+		TraceState:  x.ctx.Request.Header.Peek("tracestate"),
+		Trace:       x.trace,
 	}
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
@@ -374,6 +417,7 @@ func (h *Handler) body(x *exchange) []byte {
 
 func (h *Handler) writeError(x *exchange, e *gatewayError) {
 	x.code = CodeError
+	x.errWord = e.word
 	if e.status != 0 {
 		x.ctx.SetStatusCode(e.status)
 	}

@@ -26,6 +26,10 @@ type gwSpec struct {
 	cacheSize   int      // 0: the default
 	logLevel    string   // default info (one access line per request, as deployed)
 	env         []string // extra environment (GOGC, GOMAXPROCS experiments)
+	// otlpEndpoint turns tracing on (tracing group), sampled at sampleRatio.
+	otlpEndpoint string
+	sampleRatio  float64
+	binary       string // another ssogate binary (tracing group's baseline); empty: the built one
 }
 
 // gateway is a running `ssogate serve`.
@@ -60,6 +64,9 @@ func (s *suite) writeConfig(spec gwSpec, publicPort, adminPort int) (string, err
 		fmt.Fprintf(&b, "cache:\n  size: %d\n", spec.cacheSize)
 	}
 	fmt.Fprintf(&b, "ratelimit:\n  enabled: %t\n", spec.rateLimit)
+	if spec.otlpEndpoint != "" {
+		fmt.Fprintf(&b, "tracing:\n  otlp_endpoint: %s\n  sample_ratio: %g\n", spec.otlpEndpoint, spec.sampleRatio)
+	}
 	stub := fmt.Sprintf("http://127.0.0.1:%d", s.stubPort)
 	fmt.Fprintf(&b, "clusters:\n")
 	for _, c := range []struct{ code, name, path string }{
@@ -90,7 +97,7 @@ func (s *suite) startGateway(ctx context.Context, spec gwSpec) (*gateway, error)
 	}
 	args := []string{"serve", "--config", cfg}
 	env := append(cleanEnv(), spec.env...)
-	p, err := s.procs.start("ssogate "+spec.name, s.bin("ssogate"), args, env, nil)
+	p, err := s.procs.start("ssogate "+spec.name, s.gatewayBin(spec), args, env, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +105,7 @@ func (s *suite) startGateway(ctx context.Context, spec gwSpec) (*gateway, error)
 	if err := waitHTTP(ctx, p, "http://"+g.adminAddr+"/readyz", 15*time.Second); err != nil {
 		s.procs.stop(p)
 		var log bytes.Buffer
-		if q, err2 := s.procs.start("ssogate "+spec.name+" (log)", s.bin("ssogate"), args, env, &log); err2 == nil {
+		if q, err2 := s.procs.start("ssogate "+spec.name+" (log)", s.gatewayBin(spec), args, env, &log); err2 == nil {
 			select {
 			case <-q.done:
 			case <-time.After(5 * time.Second):

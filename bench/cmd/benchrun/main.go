@@ -60,7 +60,7 @@ func main() {
 	flag.IntVar(&s.conns, "conns", 64, "connections (wrk and load)")
 	flag.IntVar(&s.nginxWorkers, "nginx-workers", runtime.NumCPU(), "nginx worker_processes (default: one per core, as the gateway's GOMAXPROCS)")
 	flag.StringVar(&s.redis, "redis", "127.0.0.1:6379", "Redis for the redis-store scenarios; empty skips them")
-	flag.StringVar(&groups, "groups", "directory,forward,latency,redis", "groups to run: directory, forward, latency, redis; experiments (not by default)")
+	flag.StringVar(&groups, "groups", "directory,forward,latency,redis", "groups to run: directory, forward, latency, redis; experiments, tracing (not by default)")
 	flag.StringVar(&s.procs.pidFile, "pidfile", "", "file listing the process groups started (for run.sh's trap)")
 	flag.Parse()
 	s.groups = map[string]bool{}
@@ -112,6 +112,11 @@ func (s *suite) run(ctx context.Context) error {
 	}
 	if s.groups["redis"] {
 		if err := s.redisGroups(ctx); err != nil {
+			return err
+		}
+	}
+	if s.groups["tracing"] {
+		if err := s.tracingGroup(ctx); err != nil {
 			return err
 		}
 	}
