@@ -32,7 +32,7 @@ type Backend interface {
 // the Watcher group; a single-process store has no one to tell of its changes.
 func Run(t *testing.T, open func(t *testing.T) Backend) {
 	t.Helper()
-	groups := [][]subtest{clusterTests, bindingTests, listUsersTests, deleteTests, recordTests, lifecycleTests}
+	groups := [][]subtest{clusterTests, bindingTests, listUsersTests, deleteTests, recordTests, lifecycleTests, reconcileTests}
 	if _, shared := open(t).(directory.Watcher); shared {
 		groups = append(groups, watcherTests)
 	}

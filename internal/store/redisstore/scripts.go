@@ -88,12 +88,17 @@ return id`)
 // Binding scripts. A bucket field's value is the comma-separated list of cluster ids; a
 // single id is stored as a bare integer, which a listpack keeps in one or two bytes.
 
-// bindLua adds ARGV[1] (an id) to the field ARGV[i+1] of bucket KEYS[i] for every i: one
-// call can carry several usernames whose buckets share a slot (BindMany groups them so).
+// bindLua adds ARGV[1] (an id) to the field ARGV[i+1] of bucket KEYS[i] for every i but the
+// last: one call can carry several usernames whose buckets share a slot (BindMany groups them
+// so). The last key is the reconcile guard of that id and slot (reconcile.go): while a
+// reconcile of the cluster runs it exists, and every username written is recorded in it, in
+// the same atomic step, so the reconcile leaves that binding as it was just made.
 var bindLua = newScript(`
 local id = ARGV[1]
 local n = 0
-for i = 1, #KEYS do
+local guard = KEYS[#KEYS]
+local guarded = redis.call('EXISTS', guard) == 1
+for i = 1, #KEYS - 1 do
   local name = ARGV[i + 1]
   local v = redis.call('HGET', KEYS[i], name)
   if not v then
@@ -109,12 +114,14 @@ for i = 1, #KEYS do
       n = n + 1
     end
   end
+  if guarded then redis.call('HSET', guard, name, '1') end
 end
 return n`)
 
 // unbindLua removes id ARGV[2] from field ARGV[1] of bucket KEYS[1], deleting the field when
-// no id is left.
+// no id is left. KEYS[2] is the reconcile guard, as for bindLua.
 var unbindLua = newScript(`
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HSET', KEYS[2], ARGV[1], '1') end
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return 0 end
 local out, found = {}, false
