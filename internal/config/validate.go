@@ -148,6 +148,7 @@ func (c *Config) Validate() error {
 	}
 
 	v.clusters(c.Clusters)
+	v.adminTokens(c.AdminTokens)
 	return errors.Join(v.errs...)
 }
 

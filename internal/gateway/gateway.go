@@ -47,6 +47,10 @@ type Gateway struct {
 	admin      *http.Server
 	adminLn    net.Listener
 	adminToken string
+	// generatedToken is the admin token generated at start when none was configured.
+	generatedToken string
+	// tokens is the admin API's token set, replaced on reload (admintokens.go).
+	tokens *admin.Tokens
 	// reloadMu serialises reloads (SIGHUP and POST /admin/reload).
 	reloadMu   sync.Mutex
 	configPath string
@@ -156,10 +160,16 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 	if g.adminToken, err = g.resolveAdminToken(); err != nil {
 		return err
 	}
+	if g.tokens, err = admin.NewTokens(nil); err != nil {
+		return err
+	}
+	if err := g.applyAdminTokens(cfg); err != nil {
+		return err
+	}
 	g.admin = &http.Server{
 		Handler: admin.New(admin.Options{
 			Directory:    g.dir,
-			Token:        g.adminToken,
+			Tokens:       g.tokens,
 			Metrics:      g.metrics.Handler(),
 			Ready:        g.Ready,
 			Reload:       func(ctx context.Context) error { return g.Reload(ctx) },
@@ -331,6 +341,9 @@ func (g *Gateway) Reload(ctx context.Context) error {
 	if g.logLevel != nil {
 		g.logLevel.Set(cfg.SlogLevel())
 	}
+	if err := g.applyAdminTokens(cfg); err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
 	if cfg.Listen != g.cfg.Listen || cfg.AdminListen != g.cfg.AdminListen || cfg.Store.Driver != g.cfg.Store.Driver ||
 		cfg.RateLimit != g.cfg.RateLimit || cfg.SSO != g.cfg.SSO || cfg.Cache != g.cfg.Cache {
 		g.logger.Warn("reload: only clusters and log_level change at run time; listen, store, sso, cache and ratelimit changes need a restart")
@@ -342,7 +355,7 @@ func (g *Gateway) Reload(ctx context.Context) error {
 // resolveAdminToken returns the configured token or generates one and writes it, readable by
 // the owner only, beside the store; its location is logged, never the token itself.
 func (g *Gateway) resolveAdminToken() (string, error) {
-	if g.cfg.AdminToken != "" {
+	if g.cfg.AdminToken != "" || len(g.cfg.AdminTokens) > 0 {
 		return g.cfg.AdminToken, nil
 	}
 	var b [32]byte
@@ -359,5 +372,6 @@ func (g *Gateway) resolveAdminToken() (string, error) {
 		return "", fmt.Errorf("admin_token: write %s: %w", path, err)
 	}
 	g.logger.Warn("no admin_token configured; generated one", "file", path)
+	g.generatedToken = token
 	return token, nil
 }
