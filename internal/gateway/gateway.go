@@ -22,6 +22,7 @@ import (
 	"github.com/ssogate/ssogate/internal/ratelimit"
 	"github.com/ssogate/ssogate/internal/refresh"
 	"github.com/ssogate/ssogate/internal/sso"
+	"github.com/ssogate/ssogate/internal/syncer"
 	"github.com/ssogate/ssogate/internal/tokenapi"
 )
 
@@ -30,6 +31,7 @@ type Backend interface {
 	directory.Store
 	refresh.Store
 	ratelimit.Counters
+	syncer.Store
 }
 
 // Gateway is one running ssogate instance.
@@ -51,6 +53,8 @@ type Gateway struct {
 	generatedToken string
 	// tokens is the admin API's token set, replaced on reload (admintokens.go).
 	tokens *admin.Tokens
+	// syncer runs the clusters' scheduled syncs (SPEC section 8).
+	syncer *syncer.Syncer
 	// reloadMu serialises reloads (SIGHUP and POST /admin/reload).
 	reloadMu   sync.Mutex
 	configPath string
@@ -66,6 +70,9 @@ type Options struct {
 	Store Backend
 	// LogLevel, when set, is the level of Logger's handler: Reload applies log_level to it.
 	LogLevel *slog.LevelVar
+	// SyncInstance names this instance as the owner of scheduled-sync leases (default:
+	// random); tests and logs tell instances apart by it.
+	SyncInstance string
 }
 
 // New opens the store and both listeners (so ":0" addresses are known before Run) and wires
@@ -147,6 +154,10 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 		MaxBodyBytes:   int(cfg.MaxBodyBytes),
 	})
 	g.registerMetrics()
+	g.syncer = syncer.New(syncer.Options{
+		Directory: g.dir, Store: g.store, Registerer: g.metrics.Registry(), Logger: logger,
+		Instance: opts.SyncInstance,
+	})
 	g.public = tokenapi.NewServer(g.token, tokenapi.Limits{
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		ReadTimeout:       cfg.HTTP.ReadTimeout,
@@ -174,6 +185,7 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 			Ready:        g.Ready,
 			Reload:       func(ctx context.Context) error { return g.Reload(ctx) },
 			BreakerState: g.fwd.BreakerState,
+			SyncStatus:   g.syncer.Status,
 			MaxBodyBytes: cfg.MaxBodyBytes,
 			Logger:       logger,
 		}),
@@ -269,6 +281,12 @@ func (g *Gateway) Run(ctx context.Context) error {
 			g.logger.Error("directory stopped", "err", err)
 		}
 	}()
+	syncDone := make(chan struct{})
+	go func() {
+		defer close(syncDone)
+		_ = g.syncer.Run(runCtx)
+	}()
+	defer func() { cancel(); <-syncDone }()
 	g.logger.Info("ssogate serving", "listen", g.PublicAddr(), "admin_listen", g.AdminAddr(), "store", g.cfg.Store.Driver)
 
 	var serveErr error
