@@ -13,7 +13,7 @@ import (
 // ttl) and P + "sync:" + code (string, the JSON status). Each is a single key, so both work
 // unchanged on Redis Cluster.
 
-func (k keys) lease(name string) string     { return k.prefix + "lease:" + name }
+func (k keys) lease(name string) string      { return k.prefix + "lease:" + name }
 func (k keys) syncStatus(code string) string { return k.prefix + "sync:" + code }
 
 // acquireLua takes KEYS[1] for ARGV[1] when it is free or already ARGV[1]'s, for ARGV[2] ms.
