@@ -122,7 +122,8 @@ func run(storeName, addr string, n, workers int, dir string) (Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return res, err
 	}
-	g, err := gateway.New(ctx, cfg, gateway.Options{Store: store, Logger: slog.New(slog.DiscardHandler)})
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	g, err := gateway.New(ctx, cfg, gateway.Options{Store: store, Logger: logger})
 	if err != nil {
 		return res, err
 	}

@@ -9,18 +9,25 @@ import (
 	"github.com/ssogate/ssogate/internal/directory"
 )
 
-// reconcileChunk bounds the list names and member keys one transaction of a reconcile
-// handles, so a concurrent Bind waits for at most one chunk's commit, not the whole reconcile.
-const reconcileChunk = 5000
+// reconcileChunk bounds the list names and member keys one read transaction of a reconcile
+// walks; reconcileWrite bounds the changes one write transaction applies, so a concurrent
+// Bind waits for at most one such commit, never for the whole reconcile.
+const (
+	reconcileChunk = 50_000
+	reconcileWrite = 5_000
+)
 
 // ReconcileRank is 0: the member index is walked in byte order, the list's own order.
 func (s *Store) ReconcileRank(string) uint64 { return 0 }
 
 // Reconcile merges the sorted list with the cluster's member index (members/NS/CODE, in byte
-// order too), a chunk per transaction. A guarded or dry reconcile first counts in read
-// transactions. Writes of the cluster's bindings made meanwhile (Bind, BindMany, Unbind)
-// register their usernames while the reconcile runs; the merge leaves those alone, so a bind
-// made during a reconcile is never undone by it.
+// order too), a chunk per read transaction; the changes a chunk finds are then applied in
+// write transactions of at most reconcileWrite changes (a walk that finds nothing to change
+// writes nothing). A guarded or dry reconcile first counts. Writes of the cluster's bindings
+// made meanwhile (Bind, BindMany, Unbind) register their usernames while the reconcile runs,
+// from inside their own transaction; every write transaction of the reconcile checks them,
+// so a bind made during a reconcile — before or after the walk saw that name — is never
+// undone by it.
 func (s *Store) Reconcile(ctx context.Context, ns directory.Namespace, code string, list directory.ReconcileList,
 	opts directory.ReconcileOptions) (directory.ReconcileResult, error) {
 	if err := s.view(ctx, func(tx *bolt.Tx) error { return clusterExists(tx, code) }); err != nil {
@@ -67,14 +74,17 @@ func (s *Store) reconcilePass(ctx context.Context, ns directory.Namespace, code 
 		if err := m.fill(); err != nil {
 			return m.res, err
 		}
-		fn := func(tx *bolt.Tx) error { return m.chunk(tx) }
-		if guard == nil {
-			err = s.view(ctx, fn)
-		} else {
-			err = s.update(ctx, false, fn)
-		}
-		if err != nil {
+		if err := s.view(ctx, m.walk); err != nil {
 			return m.res, fmt.Errorf("reconcile %s %q: %w", ns, code, err)
+		}
+		if guard == nil {
+			m.count()
+			continue
+		}
+		for len(m.adds)+len(m.removes) > 0 {
+			if err := s.update(ctx, false, m.apply); err != nil {
+				return m.res, fmt.Errorf("reconcile %s %q: %w", ns, code, err)
+			}
 		}
 	}
 	return m.res, nil
@@ -93,6 +103,8 @@ type merge struct {
 	started  bool
 	done     bool
 	res      directory.ReconcileResult
+	// adds and removes are what the last walk found, not yet counted or applied.
+	adds, removes []string
 }
 
 // fill reads list names outside any transaction (reading may be slow: a spool on disk).
@@ -108,16 +120,15 @@ func (m *merge) fill() error {
 	return nil
 }
 
-func (m *merge) chunk(tx *bolt.Tx) error {
+// walk merges the pending list names with the member index from the last key merged on,
+// for at most reconcileChunk steps, and collects what differs.
+func (m *merge) walk(tx *bolt.Tx) error {
 	if err := clusterExists(tx, m.code); err != nil {
 		return err
 	}
-	apply := m.guard != nil
-	var adds, removes []string
 	var k []byte
-	members := tx.Bucket(bucketMembers).Bucket([]byte(m.ns)).Bucket([]byte(m.code))
 	var c *bolt.Cursor
-	if members != nil {
+	if members := tx.Bucket(bucketMembers).Bucket([]byte(m.ns)).Bucket([]byte(m.code)); members != nil {
 		c = members.Cursor()
 		if !m.started {
 			k, _ = c.First()
@@ -140,11 +151,11 @@ func (m *merge) chunk(tx *bolt.Tx) error {
 		case hasL && (!hasM || m.pending[i] < string(k)):
 			name = m.pending[i]
 			i++
-			adds = append(adds, name)
+			m.adds = append(m.adds, name)
 		case !hasL || string(k) < m.pending[i]:
-			name = string(k)
+			name = string(k) // a copy: k is only valid inside the transaction
 			k, _ = c.Next()
-			removes = append(removes, name)
+			m.removes = append(m.removes, name)
 		default:
 			name = m.pending[i]
 			i++
@@ -154,25 +165,39 @@ func (m *merge) chunk(tx *bolt.Tx) error {
 		m.after, m.started = name, true
 	}
 	m.pending = m.pending[i:]
-	if !apply {
-		for _, n := range adds {
-			m.res.Added++
-			m.res.SampleAdded = directory.Sample(m.res.SampleAdded, n)
-		}
-		for _, n := range removes {
-			m.res.Removed++
-			m.res.SampleRemoved = directory.Sample(m.res.SampleRemoved, n)
-		}
-		return nil
+	return nil
+}
+
+// count records the walk's findings of a counting pass.
+func (m *merge) count() {
+	for _, n := range m.adds {
+		m.res.Added++
+		m.res.SampleAdded = directory.Sample(m.res.SampleAdded, n)
 	}
-	// Writes come after the walk: a bbolt cursor is not valid across changes to its bucket.
+	for _, n := range m.removes {
+		m.res.Removed++
+		m.res.SampleRemoved = directory.Sample(m.res.SampleRemoved, n)
+	}
+	m.adds, m.removes = m.adds[:0], m.removes[:0]
+}
+
+// apply writes up to reconcileWrite of the walk's findings, skipping usernames written by
+// others since the reconcile began.
+func (m *merge) apply(tx *bolt.Tx) error {
+	if err := clusterExists(tx, m.code); err != nil {
+		return err
+	}
 	fwd, err := bindingsBucket(tx, m.ns)
 	if err != nil {
 		return err
 	}
-	for _, n := range removes {
-		if m.guard.has(n) {
-			m.res.Unchanged++
+	members := tx.Bucket(bucketMembers).Bucket([]byte(m.ns)).Bucket([]byte(m.code))
+	budget := reconcileWrite
+	var removed, added int64
+	var sampleRemoved, sampleAdded []string
+	nr := min(len(m.removes), budget)
+	for _, n := range m.removes[:nr] {
+		if m.guard.has(n) || members == nil {
 			continue
 		}
 		if err := removeCode(fwd, []byte(n), m.code); err != nil {
@@ -181,22 +206,36 @@ func (m *merge) chunk(tx *bolt.Tx) error {
 		if err := members.Delete([]byte(n)); err != nil {
 			return err
 		}
-		m.res.Removed++
-		m.res.SampleRemoved = directory.Sample(m.res.SampleRemoved, n)
+		removed++
+		sampleRemoved = append(sampleRemoved, n)
 	}
+	budget -= nr
+	na := min(len(m.adds), budget)
 	var toBind []string
-	for _, n := range adds {
-		if m.guard.has(n) {
-			m.res.Unchanged++
-			continue
+	for _, n := range m.adds[:na] {
+		if !m.guard.has(n) {
+			toBind = append(toBind, n)
 		}
-		toBind = append(toBind, n)
-		m.res.Added++
-		m.res.SampleAdded = directory.Sample(m.res.SampleAdded, n)
 	}
 	if len(toBind) > 0 {
-		return bindTx(tx, m.ns, m.code, toBind)
+		if err := bindTx(tx, m.ns, m.code, toBind); err != nil {
+			return err
+		}
+		added, sampleAdded = int64(len(toBind)), toBind
 	}
+	// Only now, with every write done, is the transaction's outcome this function's: record
+	// it (bbolt runs an Update's function once).
+	skipped := int64(nr+na) - removed - added
+	m.res.Removed += removed
+	m.res.Added += added
+	m.res.Unchanged += skipped
+	for _, n := range sampleRemoved {
+		m.res.SampleRemoved = directory.Sample(m.res.SampleRemoved, n)
+	}
+	for _, n := range sampleAdded {
+		m.res.SampleAdded = directory.Sample(m.res.SampleAdded, n)
+	}
+	m.removes, m.adds = m.removes[nr:], m.adds[na:]
 	return nil
 }
 

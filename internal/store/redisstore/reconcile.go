@@ -156,13 +156,10 @@ func (r *reconcileRun) lock(ctx context.Context) error {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	r.owner = hex.EncodeToString(b[:])
-	ctx, cancel, err := r.s.op(ctx)
-	if err != nil {
-		return err
-	}
+	ctx, cancel := context.WithTimeout(ctx, r.s.roundTimeout())
 	defer cancel()
 	c := r.s.client
-	err = c.Do(ctx, c.B().Set().Key(r.s.keys.reconcileFlag(r.ns, r.id)).Value(r.owner).Nx().
+	err := c.Do(ctx, c.B().Set().Key(r.s.keys.reconcileFlag(r.ns, r.id)).Value(r.owner).Nx().
 		Px(reconcileLease).Build()).Error()
 	if rueidis.IsRedisNil(err) {
 		return directory.ErrReconcileBusy
@@ -209,10 +206,7 @@ func (r *reconcileRun) renew(ctx context.Context) error {
 // unlock removes the guards, then the flag (in that order: a bind that sees no guard must
 // also see no flag... or a stale one, which only makes it take the slower script path).
 func (r *reconcileRun) unlock(ctx context.Context) {
-	ctx, cancel, err := r.s.op(ctx)
-	if err != nil {
-		return
-	}
+	ctx, cancel := context.WithTimeout(ctx, r.s.roundTimeout())
 	defer cancel()
 	c := r.s.client
 	cmds := make(rueidis.Commands, 0, slotTags)
@@ -327,11 +321,16 @@ func (r *reconcileRun) pass(ctx context.Context, list directory.ReconcileList, a
 	return res, it.Err()
 }
 
+// roundTimeout bounds one pipelined round of a reconcile. It is longer than the store timeout
+// (a round is 32 script calls, several rounds in flight, on a Redis that keeps serving logins
+// between them) but still bounded, so a Redis that hangs ends the reconcile with an error.
+func (s *Store) roundTimeout() time.Duration { return 5*s.timeout + 5*time.Second }
+
 func (r *reconcileRun) round(ctx context.Context, calls []scriptCall, res *directory.ReconcileResult) error {
-	ctx, cancel, err := r.s.op(ctx)
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
+	ctx, cancel := context.WithTimeout(ctx, r.s.roundTimeout())
 	defer cancel()
 	for _, rr := range r.s.evalMulti(ctx, reconcileLua, calls) {
 		arr, err := rr.ToArray()
