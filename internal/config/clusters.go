@@ -47,6 +47,8 @@ func syncOf(s *directory.ClusterSync) *syncYAML {
 	return &syncYAML{URL: s.URL, Interval: time.Duration(s.Interval), HeaderName: s.HeaderName, HeaderValueEnv: s.HeaderValueEnv}
 }
 
+var syncKeys = map[string]bool{"url": true, "interval": true, "header_name": true, "header_value_env": true}
+
 var clusterKeys = map[string]bool{
 	"code": true, "name": true, "sso_url": true, "server_url": true, "token_url": true, "enabled": true, "sync": true,
 }
@@ -71,6 +73,15 @@ func (cs *Clusters) UnmarshalYAML(n *yaml.Node) error {
 			if key := item.Content[k]; !clusterKeys[key.Value] {
 				problems = append(problems, fmt.Sprintf("line %d: field %s not found in type directory.Cluster", key.Line, key.Value))
 				bad = true
+			} else if key.Value == "sync" {
+				if sync := resolveAlias(item.Content[k+1]); sync.Kind == yaml.MappingNode {
+					for j := 0; j+1 < len(sync.Content); j += 2 {
+						if sk := sync.Content[j]; !syncKeys[sk.Value] {
+							problems = append(problems, fmt.Sprintf("line %d: field %s not found in sync (url, interval, header_name, header_value_env)", sk.Line, sk.Value))
+							bad = true
+						}
+					}
+				}
 			}
 		}
 		var y clusterYAML

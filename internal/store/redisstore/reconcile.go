@@ -38,7 +38,7 @@ import (
 // cluster-wide "everything may have changed".
 const (
 	reconcileRunLen   = 32
-	reconcilePipeline = 32
+	reconcilePipeline = 8
 	reconcileParallel = 4
 	reconcileLease    = 10 * time.Minute
 	reconcileRenew    = time.Minute
@@ -96,7 +96,15 @@ func (s *Store) Reconcile(ctx context.Context, ns directory.Namespace, code stri
 	if id == "" {
 		return res, fmt.Errorf("reconcile: cluster %q: %w", code, directory.ErrNotFound)
 	}
-	r := &reconcileRun{s: s, ns: ns, id: id}
+	// The walk runs on a connection of its own: Redis serves each connection's pipeline in
+	// turn, so logins on the shared connection wait for at most one short batch of scripts,
+	// never behind the whole walk's queue.
+	own, err := rueidis.NewClient(s.clientO)
+	if err != nil {
+		return res, fmt.Errorf("redis store: reconcile %q: connect: %w", code, err)
+	}
+	defer own.Close()
+	r := &reconcileRun{s: s, ns: ns, id: id, client: own}
 	if !opts.DryRun {
 		if err := r.lock(ctx); err != nil {
 			return res, fmt.Errorf("redis store: reconcile %q: %w", code, err)
@@ -144,6 +152,7 @@ func wrapReconcile(code string, err error) error {
 
 type reconcileRun struct {
 	s       *Store
+	client  rueidis.Client // the walk's own connection
 	ns      directory.Namespace
 	id      string
 	owner   string
@@ -332,7 +341,7 @@ func (r *reconcileRun) round(ctx context.Context, calls []scriptCall, res *direc
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.s.roundTimeout())
 	defer cancel()
-	for _, rr := range r.s.evalMulti(ctx, reconcileLua, calls) {
+	for _, rr := range evalMultiOn(ctx, r.client, reconcileLua, calls) {
 		arr, err := rr.ToArray()
 		if err != nil {
 			return err

@@ -33,12 +33,17 @@ func (s *Store) eval(ctx context.Context, sc *script, keys, args []string) rueid
 // NOSCRIPT are sent again with the source; their order among themselves is kept, which is all
 // callers need (each call is atomic on its own).
 func (s *Store) evalMulti(ctx context.Context, sc *script, calls []scriptCall) []rueidis.RedisResult {
-	b := s.client.B()
+	return evalMultiOn(ctx, s.client, sc, calls)
+}
+
+// evalMultiOn is evalMulti on a given client (a reconcile's own connection).
+func evalMultiOn(ctx context.Context, client rueidis.Client, sc *script, calls []scriptCall) []rueidis.RedisResult {
+	b := client.B()
 	cmds := make(rueidis.Commands, len(calls))
 	for i, c := range calls {
 		cmds[i] = b.Evalsha().Sha1(sc.sha).Numkeys(int64(len(c.keys))).Key(c.keys...).Arg(c.args...).Build()
 	}
-	res := s.client.DoMulti(ctx, cmds...)
+	res := client.DoMulti(ctx, cmds...)
 	var retry []int
 	for i, r := range res {
 		if e, ok := rueidis.IsRedisErr(r.Error()); ok && e.IsNoScript() {
@@ -53,7 +58,7 @@ func (s *Store) evalMulti(ctx context.Context, sc *script, calls []scriptCall) [
 		c := calls[i]
 		cmds = append(cmds, b.Eval().Script(sc.src).Numkeys(int64(len(c.keys))).Key(c.keys...).Arg(c.args...).Build())
 	}
-	for j, r := range s.client.DoMulti(ctx, cmds...) {
+	for j, r := range client.DoMulti(ctx, cmds...) {
 		res[retry[j]] = r
 	}
 	return res
