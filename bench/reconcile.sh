@@ -40,10 +40,23 @@ say "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(g
 
 if [[ ",$STORES," == *",redis,"* ]]; then
   command -v redis-server >/dev/null || { echo "reconcile: redis-server is not installed (apt-get install -y redis-server)" >&2; exit 1; }
-  RPORT=$(free_port)
-  redis-server --bind 127.0.0.1 --port "$RPORT" --save "" --appendonly no --dir "$WORK" >"$WORK/redis.log" 2>&1 &
-  PIDS+=($!)
-  for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$RPORT") 2>/dev/null && break; sleep 0.05; done
+  # A port can look free and still refuse the bind (a busy machine's TIME_WAIT sockets):
+  # try a few until the server answers.
+  for try in $(seq 1 10); do
+    RPORT=$(free_port)
+    redis-server --bind 127.0.0.1 --port "$RPORT" --save "" --appendonly no --dir "$WORK" >"$WORK/redis.log" 2>&1 &
+    RPID=$!
+    up=
+    for _ in $(seq 1 100); do
+      if redis-cli -p "$RPORT" ping >/dev/null 2>&1; then up=1; break; fi
+      kill -0 "$RPID" 2>/dev/null || break
+      sleep 0.05
+    done
+    if [[ -n $up ]]; then PIDS+=("$RPID"); break; fi
+    kill "$RPID" 2>/dev/null || true
+    wait "$RPID" 2>/dev/null || true
+  done
+  [[ -n ${up:-} ]] || { echo "reconcile: redis-server did not start:" >&2; cat "$WORK/redis.log" >&2; exit 1; }
 fi
 
 IFS=, read -ra list <<<"$STORES"

@@ -40,25 +40,29 @@ import (
 
 // Result is the BENCHJSON line.
 type Result struct {
-	Store          string  `json:"store"`
-	Bindings       int     `json:"bindings"`
-	ListLines      int     `json:"list_lines"`
-	BindSeconds    float64 `json:"bind_seconds"`
-	DryRunSeconds  float64 `json:"dry_run_seconds"`
-	DryRunRSSMiB   float64 `json:"dry_run_rss_growth_mib"`
-	ApplySeconds   float64 `json:"apply_seconds"`
-	ApplyRSSMiB    float64 `json:"apply_rss_growth_mib"`
-	Added          int64   `json:"added"`
-	Removed        int64   `json:"removed"`
-	Unchanged      int64   `json:"unchanged"`
-	LoginsBefore   int     `json:"logins_before"`
-	BeforeP50ms    float64 `json:"login_before_p50_ms"`
-	BeforeP99ms    float64 `json:"login_before_p99_ms"`
-	LoginsDuring   int     `json:"logins_during"`
-	DuringP50ms    float64 `json:"login_during_p50_ms"`
-	DuringP99ms    float64 `json:"login_during_p99_ms"`
-	LoadAverage    string  `json:"load_average"`
-	BaselineRSSMiB float64 `json:"baseline_rss_mib"`
+	Store           string  `json:"store"`
+	Bindings        int     `json:"bindings"`
+	ListLines       int     `json:"list_lines"`
+	BindSeconds     float64 `json:"bind_seconds"`
+	DryRunSeconds   float64 `json:"dry_run_seconds"`
+	DryRunRSSMiB    float64 `json:"dry_run_rss_growth_mib"`
+	ApplySeconds    float64 `json:"apply_seconds"`
+	ApplyRSSMiB     float64 `json:"apply_rss_growth_mib"`
+	Added           int64   `json:"added"`
+	Removed         int64   `json:"removed"`
+	Unchanged       int64   `json:"unchanged"`
+	LoginsBefore    int     `json:"logins_before"`
+	BeforeP50ms     float64 `json:"login_before_p50_ms"`
+	BeforeP99ms     float64 `json:"login_before_p99_ms"`
+	LoginsDuringDry int     `json:"logins_during_dry_run"`
+	DuringDryP50ms  float64 `json:"login_during_dry_run_p50_ms"`
+	DuringDryP99ms  float64 `json:"login_during_dry_run_p99_ms"`
+	GCCycles        uint32  `json:"gc_cycles_during_apply"`
+	LoginsDuring    int     `json:"logins_during"`
+	DuringP50ms     float64 `json:"login_during_p50_ms"`
+	DuringP99ms     float64 `json:"login_during_p99_ms"`
+	LoadAverage     string  `json:"load_average"`
+	BaselineRSSMiB  float64 `json:"baseline_rss_mib"`
 }
 
 func main() {
@@ -180,7 +184,17 @@ func run(storeName, addr string, n, workers int, dir string) (Result, error) {
 	res.LoginsBefore = len(before)
 	res.BeforeP50ms, res.BeforeP99ms = pct(before, 50), pct(before, 99)
 
+	dryDone := make(chan struct{})
+	var duringDry []time.Duration
+	var dwg sync.WaitGroup
+	dwg.Add(1)
+	go func() { defer dwg.Done(); duringDry = logins(public, n, workers, time.Hour, dryDone) }()
+	time.Sleep(200 * time.Millisecond)
 	dry, secs, rss, err := reconcile(admin, listPath, "dry_run=true&max_removals=-1")
+	close(dryDone)
+	dwg.Wait()
+	res.LoginsDuringDry = len(duringDry)
+	res.DuringDryP50ms, res.DuringDryP99ms = pct(duringDry, 50), pct(duringDry, 99)
 	if err != nil {
 		return res, fmt.Errorf("dry run: %w", err)
 	}
@@ -196,7 +210,11 @@ func run(storeName, addr string, n, workers int, dir string) (Result, error) {
 	wg.Add(1)
 	go func() { defer wg.Done(); during = logins(public, n, workers, time.Hour, done) }()
 	time.Sleep(200 * time.Millisecond)
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
 	applied, secs, rss, err := reconcile(admin, listPath, "max_removals=-1")
+	runtime.ReadMemStats(&ms1)
+	res.GCCycles = ms1.NumGC - ms0.NumGC
 	close(done)
 	wg.Wait()
 	if err != nil {
@@ -215,7 +233,7 @@ func run(storeName, addr string, n, workers int, dir string) (Result, error) {
 	return res, nil
 }
 
-func name(prefix string, i int) string { return prefix + strconv.Itoa(1_000_000_000+i)[1:] }
+func name(prefix string, i int) string { return prefix + strconv.Itoa(1_000_000_000 + i)[1:] }
 
 type counts struct {
 	Added, Removed, Unchanged int64

@@ -16,12 +16,13 @@ import (
 
 // Reconcile on Redis (SPEC section 8). The list arrives sorted by bucket position (see
 // ReconcileRank), so the store walks the namespace's bucket positions once, in runs of
-// reconcileRun buckets that share a hash tag, and hands each run's list names to one script
+// reconcileRunLen buckets that share a hash tag, and hands each run's list names to one script
 // call together with the run's buckets: the script compares them with the fields bound to
 // the cluster's id and adds or removes the id — server-side, in the same slot, so it runs
 // unchanged on Redis Cluster, never uses KEYS and never copies the cluster's bindings to Go.
-// Calls are pipelined, reconcilePipeline to a round trip, and each is short (a run of 32
-// buckets holds ~250 fields at a million bindings), so logins between them are not stalled.
+// Calls are pipelined, reconcilePipeline to a round trip, reconcileParallel round trips in
+// flight, on a connection of the walk's own; each call is short (a run of 16 buckets holds
+// ~120 fields at a million bindings), so a login's command waits behind at most a few of them.
 //
 // Binds during a reconcile: an applying reconcile first sets its flag (key rc:NS:ID, which
 // also makes it the only applying reconcile of that cluster and namespace) and one guard hash
@@ -37,9 +38,9 @@ import (
 // most directory.ReconcileSamples of each kind (the samples are then complete), otherwise the
 // cluster-wide "everything may have changed".
 const (
-	reconcileRunLen   = 32
-	reconcilePipeline = 8
-	reconcileParallel = 4
+	reconcileRunLen   = 16
+	reconcilePipeline = 4
+	reconcileParallel = 2
 	reconcileLease    = 10 * time.Minute
 	reconcileRenew    = time.Minute
 	// slotTags is the number of distinct hash tags of bucket keys ({0}..{1023}); long
