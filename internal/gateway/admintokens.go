@@ -43,3 +43,7 @@ func (g *Gateway) applyAdminTokens(cfg config.Config) error {
 	}
 	return nil
 }
+
+// AdminTokens is the accepted token set (shared with a second admin surface such as the
+// console: auth lives in one place). Reload replaces its content.
+func (g *Gateway) AdminTokens() *admin.Tokens { return g.tokens }
