@@ -112,6 +112,7 @@ type progress struct {
 	n     atomic.Int64
 	w     io.Writer
 	done  chan struct{}
+	ended chan struct{} // closed when the ticker goroutine has returned
 	once  atomic.Bool
 }
 
@@ -122,8 +123,9 @@ func (p *progress) Read(b []byte) (int, error) {
 }
 
 func (p *progress) start() func() {
-	p.done = make(chan struct{})
+	p.done, p.ended = make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(p.ended)
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
@@ -152,6 +154,7 @@ func (p *progress) finish() {
 		return
 	}
 	close(p.done)
+	<-p.ended // the last tick's line is written; no two writers on stderr
 	p.print()
 	fmt.Fprintln(p.w, " — done, waiting for the reconcile")
 }
