@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -108,7 +109,13 @@ func (s *server) reconcile(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	res, err := rec.Run(ctx, opts)
+	// Once the whole list is in, an applied reconcile runs to its end even if the caller
+	// hangs up: stopping half-way would leave the cluster neither as it was nor as listed.
+	runCtx := ctx
+	if !opts.DryRun {
+		runCtx = context.WithoutCancel(ctx)
+	}
+	res, err := rec.Run(runCtx, opts)
 	out.fill(res)
 	var tooMany *directory.TooManyRemovalsError
 	switch {
