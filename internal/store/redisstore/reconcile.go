@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -16,16 +17,17 @@ import (
 
 // Reconcile on Redis (SPEC section 8). The list arrives sorted by bucket position (see
 // ReconcileRank), so the store walks the namespace's bucket positions once, in runs of
-// reconcileRunLen buckets that share a hash tag, and hands each run's list names to one script
+// up to tagSpan buckets that share a hash tag, and hands each run's list names to one script
 // call together with the run's buckets: the script compares them with the fields bound to
 // the cluster's id and adds or removes the id — server-side, in the same slot, so it runs
 // unchanged on Redis Cluster, never uses KEYS and never copies the cluster's bindings to Go.
 // Calls are pipelined, reconcilePipeline to a round trip, reconcileParallel round trips in
-// flight, on a connection of the walk's own; each call is short (a run of 64 buckets holds
-// ~490 fields at a million bindings, well under a millisecond of Lua), so a login's command
-// waits behind at most a few of them. 64 rather than 16: a walk is 2,064 calls instead of
-// 8,256, which is what a small cluster's reconcile costs (measured: a 3-user sync on a
-// loaded machine, 1.2 s instead of 13 s), with no change to a 1 M reconcile's figures.
+// flight, on a connection of the walk's own. A call reads a run of 16 to 128 buckets, adapted
+// to what the last round found (adapt) so that each handles ~300 fields and names: short
+// calls where the namespace is dense (16 buckets at a million bindings), so a login's
+// command waits behind at most a few short scripts, and few calls where it is sparse (a
+// small cluster's walk is ~1,000 calls, not 8,256: measured, a 3-user sync on a loaded
+// machine took 13 s with fixed 16-bucket runs, 1.2 s with 64).
 //
 // Binds during a reconcile: an applying reconcile first sets its flag (key rc:NS:ID, which
 // also makes it the only applying reconcile of that cluster and namespace) and one guard hash
@@ -41,7 +43,10 @@ import (
 // most directory.ReconcileSamples of each kind (the samples are then complete), otherwise the
 // cluster-wide "everything may have changed".
 const (
-	reconcileRunLen   = 64
+	reconcileRunLen   = 32 // to start with; adapt keeps a call near reconcileCallWork
+	reconcileRunMin   = 16
+	reconcileRunMax   = tagSpan
+	reconcileCallWork = 300 // fields and list names one call should handle
 	reconcilePipeline = 4
 	reconcileParallel = 2
 	reconcileLease    = 10 * time.Minute
@@ -109,6 +114,7 @@ func (s *Store) Reconcile(ctx context.Context, ns directory.Namespace, code stri
 	}
 	defer own.Close()
 	r := &reconcileRun{s: s, ns: ns, id: id, client: own}
+	r.runLen.Store(reconcileRunLen)
 	if !opts.DryRun {
 		if err := r.lock(ctx); err != nil {
 			return res, fmt.Errorf("redis store: reconcile %q: %w", code, err)
@@ -155,8 +161,10 @@ func wrapReconcile(code string, err error) error {
 }
 
 type reconcileRun struct {
-	s       *Store
-	client  rueidis.Client // the walk's own connection
+	s      *Store
+	client rueidis.Client // the walk's own connection
+	// runLen is the buckets a call reads, adapted to the namespace's density (adapt).
+	runLen  atomic.Int64
 	ns      directory.Namespace
 	id      string
 	owner   string
@@ -238,6 +246,23 @@ func (r *reconcileRun) unlock(ctx context.Context) {
 	}
 }
 
+// adapt sets the next calls' run length from what the last round's calls scanned: sparse
+// buckets (a small cluster, an empty namespace) are read in long runs, so the walk is few
+// calls; dense ones in short runs, so no call holds Redis for long.
+func (r *reconcileRun) adapt(scanned int64, calls int) {
+	if calls == 0 {
+		return
+	}
+	per := scanned / int64(calls)
+	n := r.runLen.Load()
+	switch {
+	case per < reconcileCallWork/2 && n < reconcileRunMax:
+		r.runLen.Store(n * 2)
+	case per > reconcileCallWork*3/2 && n > reconcileRunMin:
+		r.runLen.Store(n / 2)
+	}
+}
+
 // pass walks every bucket position once, counting (apply false) or applying. Rounds are
 // built in order from the list and run reconcileParallel at a time: the walk is bound by
 // round trips, not by Redis, which runs each short script in turn.
@@ -267,8 +292,9 @@ func (r *reconcileRun) pass(ctx context.Context, list directory.ReconcileList, a
 			break
 		}
 		calls := make([]scriptCall, 0, reconcilePipeline)
-		for ; pos < totalBuckets && len(calls) < reconcilePipeline; pos = runEnd(pos, reconcileRunLen) {
-			end := runEnd(pos, reconcileRunLen)
+		runLen := int(r.runLen.Load())
+		for ; pos < totalBuckets && len(calls) < reconcilePipeline; pos = runEnd(pos, runLen) {
+			end := runEnd(pos, runLen)
 			keys := make([]string, 0, end-pos+1)
 			for p := pos; p < end; p++ {
 				keys = append(keys, r.s.keys.bucket(r.ns, p))
@@ -310,10 +336,12 @@ func (r *reconcileRun) pass(ctx context.Context, list directory.ReconcileList, a
 			defer wg.Done()
 			defer func() { <-sem }()
 			var part directory.ReconcileResult
-			if err := r.round(ctx, calls, &part); err != nil {
+			var scanned int64
+			if err := r.round(ctx, calls, &part, &scanned); err != nil {
 				fail(err)
 				return
 			}
+			r.adapt(scanned, len(calls))
 			mu.Lock()
 			res.Added += part.Added
 			res.Removed += part.Removed
@@ -339,7 +367,7 @@ func (r *reconcileRun) pass(ctx context.Context, list directory.ReconcileList, a
 // between them) but still bounded, so a Redis that hangs ends the reconcile with an error.
 func (s *Store) roundTimeout() time.Duration { return 5*s.timeout + 5*time.Second }
 
-func (r *reconcileRun) round(ctx context.Context, calls []scriptCall, res *directory.ReconcileResult) error {
+func (r *reconcileRun) round(ctx context.Context, calls []scriptCall, res *directory.ReconcileResult, scanned *int64) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -350,10 +378,10 @@ func (r *reconcileRun) round(ctx context.Context, calls []scriptCall, res *direc
 		if err != nil {
 			return err
 		}
-		if len(arr) < 4 {
+		if len(arr) < 5 {
 			return fmt.Errorf("reconcile script returned %d elements", len(arr))
 		}
-		var n [4]int64
+		var n [5]int64
 		for i := range n {
 			if n[i], err = arr[i].AsInt64(); err != nil {
 				return err
@@ -362,7 +390,8 @@ func (r *reconcileRun) round(ctx context.Context, calls []scriptCall, res *direc
 		res.Added += n[0]
 		res.Removed += n[1]
 		res.Unchanged += n[2]
-		for i, v := range arr[4:] {
+		*scanned += n[4]
+		for i, v := range arr[5:] {
 			name, err := v.ToString()
 			if err != nil {
 				return err
@@ -381,7 +410,8 @@ func (r *reconcileRun) round(ctx context.Context, calls []scriptCall, res *direc
 // ARGV[2] is "1", makes the fields bound to id ARGV[1] exactly those names. KEYS[n] is the
 // reconcile guard of the slot: usernames recorded in it are left as they are. ARGV[3] caps
 // the samples; from ARGV[4] on, for each bucket, a count followed by that many names.
-// Returns {added, removed, unchanged, #sample_added, sample_added..., sample_removed...}.
+// Returns {added, removed, unchanged, #sample_added, fields and names scanned,
+// sample_added..., sample_removed...}.
 var reconcileLua = newScript(`
 local nb = #KEYS - 1
 local guard = KEYS[#KEYS]
@@ -389,7 +419,7 @@ local id, apply, cap = ARGV[1], ARGV[2] == '1', tonumber(ARGV[3])
 if #ARGV == 3 + nb then
   local b = {}
   for k = 1, nb do b[k] = KEYS[k] end
-  if redis.call('EXISTS', unpack(b)) == 0 then return {0, 0, 0, 0} end
+  if redis.call('EXISTS', unpack(b)) == 0 then return {0, 0, 0, 0, 0} end
 end
 local guarded = redis.call('EXISTS', guard) == 1
 local function kept(name)
@@ -401,7 +431,7 @@ local function has(v)
   for x in string.gmatch(v, '[^,]+') do if x == id then return true end end
   return false
 end
-local added, removed, unchanged = 0, 0, 0
+local added, removed, unchanged, scanned = 0, 0, 0, 0
 local sa, sr = {}, {}
 local a = 4
 for k = 1, nb do
@@ -411,6 +441,7 @@ for k = 1, nb do
   local want = {}
   for i = first, a - 1 do want[ARGV[i]] = true end
   local all = redis.call('HGETALL', KEYS[k])
+  scanned = scanned + #all / 2 + cnt
   local vals = {}
   for j = 1, #all, 2 do
     local name, v = all[j], all[j + 1]
@@ -452,7 +483,7 @@ for k = 1, nb do
     end
   end
 end
-local out = {added, removed, unchanged, #sa}
+local out = {added, removed, unchanged, #sa, scanned}
 for _, n in ipairs(sa) do out[#out + 1] = n end
 for _, n in ipairs(sr) do out[#out + 1] = n end
 return out`)
