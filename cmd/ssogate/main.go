@@ -35,6 +35,7 @@ usage:
   ssogate lockout get|clear (--user U | --ip IP) [--manager]
   ssogate cluster list | get CODE | put CODE --name N --sso-url U --server-url U [--token-url U] [--disabled] | rm CODE
   ssogate user bind CODE USER | unbind CODE USER | lookup USER | list CODE | import CODE FILE   [--manager]
+  ssogate user sync CODE FILE|- [--dry-run] [--max-removals N] [--manager]   reconcile from a complete list
   ssogate version                 version, commit and build date
   ssogate healthcheck [--url URL] probe /readyz of the admin listener (exit 0 ready, 1 not)
 

@@ -22,6 +22,8 @@ type clusterView struct {
 	CAFile         string `json:"ca_file,omitempty"`
 	ClientCertFile string `json:"client_cert_file,omitempty"`
 	ClientKeyFile  string `json:"client_key_file,omitempty"`
+	// Sync is the scheduled sync, when the cluster has one (SPEC section 8).
+	Sync *directory.ClusterSync `json:"sync,omitempty"`
 	// Breaker is the circuit breaker's state, when the gateway wires one in.
 	Breaker string `json:"breaker,omitempty"`
 }
@@ -29,7 +31,7 @@ type clusterView struct {
 func (s *server) view(c directory.Cluster) clusterView {
 	v := clusterView{Code: c.Code, Name: c.Name, SSOURL: c.SSOURL, ServerURL: c.ServerURL,
 		TokenURL: c.TokenURL, Enabled: c.Enabled,
-		CAFile: c.CAFile, ClientCertFile: c.ClientCertFile, ClientKeyFile: c.ClientKeyFile}
+		CAFile: c.CAFile, ClientCertFile: c.ClientCertFile, ClientKeyFile: c.ClientKeyFile, Sync: c.Sync}
 	if s.opts.BreakerState != nil {
 		v.Breaker = s.opts.BreakerState(c.Code)
 	}
@@ -48,6 +50,8 @@ type clusterInput struct {
 	CAFile         string `json:"ca_file"`
 	ClientCertFile string `json:"client_cert_file"`
 	ClientKeyFile  string `json:"client_key_file"`
+	// Sync sets the scheduled sync; absent or null means none.
+	Sync *directory.ClusterSync `json:"sync"`
 }
 
 // pathCode validates the {code} path value, answering 400 for a malformed code (an unknown
@@ -99,7 +103,7 @@ func (s *server) putCluster(w http.ResponseWriter, r *http.Request) {
 	}
 	c := directory.Cluster{Code: code, Name: in.Name, SSOURL: in.SSOURL, ServerURL: in.ServerURL,
 		TokenURL: in.TokenURL, Enabled: in.Enabled == nil || *in.Enabled,
-		CAFile: in.CAFile, ClientCertFile: in.ClientCertFile, ClientKeyFile: in.ClientKeyFile}
+		CAFile: in.CAFile, ClientCertFile: in.ClientCertFile, ClientKeyFile: in.ClientKeyFile, Sync: in.Sync}
 	if err := c.Validate(); err != nil {
 		s.fail(w, r, err)
 		return

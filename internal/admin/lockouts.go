@@ -44,9 +44,10 @@ type lockoutBody struct {
 	Cleared     bool       `json:"cleared,omitempty"`
 }
 
-func (s *server) lockoutRoutes(m recordingMux) {
-	m.HandleFunc("GET /admin/lockouts", s.getLockout)
-	m.HandleFunc("DELETE /admin/lockouts", s.clearLockout)
+// lockoutRoutes registers the lockouts API through handle (admin scope only).
+func (s *server) lockoutRoutes(handle func(pattern string, h http.HandlerFunc)) {
+	handle("GET /admin/lockouts", s.getLockout)
+	handle("DELETE /admin/lockouts", s.clearLockout)
 }
 
 // lockoutQuery reads ?username=&client= or ?ip= (exactly one of username and ip).

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // cluster is the admin API's cluster (SPEC section 5).
@@ -16,6 +17,10 @@ type cluster struct {
 	TokenURL  string `json:"token_url"`
 	Enabled   bool   `json:"enabled"`
 	Breaker   string `json:"breaker,omitempty"`
+	Sync      *struct {
+		URL      string `json:"url"`
+		Interval string `json:"interval"`
+	} `json:"sync,omitempty"`
 }
 
 func clusterList(c *client, _ *flags, _ []string) error {
@@ -73,6 +78,9 @@ func printCluster(c *client, cl cluster) {
 	if cl.Breaker != "" {
 		tw.row("breaker:", cl.Breaker)
 	}
+	if cl.Sync != nil {
+		tw.row("sync:", fmt.Sprintf("every %s from %s", cl.Sync.Interval, cl.Sync.URL))
+	}
 	_ = tw.flush()
 }
 
@@ -88,10 +96,18 @@ func clusterPut(c *client, f *flags, pos []string) error {
 	if len(missing) > 0 {
 		return usagef("cluster put needs %v", missing)
 	}
-	body, err := json.Marshal(map[string]any{
+	in := map[string]any{
 		"name": f.name, "sso_url": f.ssoURL, "server_url": f.serverURL,
 		"token_url": f.tokenURL, "enabled": !f.disabled,
-	})
+	}
+	sync, err := f.syncSpec()
+	if err != nil {
+		return err
+	}
+	if sync != nil {
+		in["sync"] = sync
+	}
+	body, err := json.Marshal(in)
 	if err != nil {
 		return fmt.Errorf("encoding cluster %s: %w", pos[0], err)
 	}
@@ -131,4 +147,26 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// syncSpec is the "sync" object of cluster put (SPEC section 8), nil without --sync-url.
+func (f *flags) syncSpec() (map[string]any, error) {
+	if f.syncURL == "" {
+		if f.syncInterval != "" || f.syncHeaderName != "" || f.syncHeaderEnv != "" {
+			return nil, usagef("--sync-interval and --sync-header-* need --sync-url")
+		}
+		return nil, nil
+	}
+	interval := f.syncInterval
+	if interval == "" {
+		interval = "15m"
+	}
+	if _, err := time.ParseDuration(interval); err != nil {
+		return nil, usagef("--sync-interval %q: a duration such as 15m or 1h is required", interval)
+	}
+	spec := map[string]any{"url": f.syncURL, "interval": interval}
+	if f.syncHeaderName != "" || f.syncHeaderEnv != "" {
+		spec["header_name"], spec["header_value_env"] = f.syncHeaderName, f.syncHeaderEnv
+	}
+	return spec, nil
 }

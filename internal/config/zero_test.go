@@ -32,6 +32,7 @@ var zeroMeans = map[string]string{
 	"tls.key_file":              "plain HTTP on the public listener",
 	"admin_tls.cert_file":       "plain HTTP on the admin listener",
 	"admin_tls.key_file":        "plain HTTP on the admin listener",
+	"admin_tokens":              "no scoped tokens: admin_token (or the generated one) alone",
 	"tracing.otlp_endpoint":     "tracing off: no spans, trace headers passed through",
 	"tracing.sample_ratio":      "record only traces whose traceparent is sampled",
 	"tracing.service_name":      "service.name ssogate",

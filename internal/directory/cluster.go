@@ -47,6 +47,8 @@ type Cluster struct {
 	CAFile         string `json:"ca_file,omitempty"`
 	ClientCertFile string `json:"client_cert_file,omitempty"`
 	ClientKeyFile  string `json:"client_key_file,omitempty"`
+	// Sync, when set, is the cluster's scheduled sync (SPEC section 8).
+	Sync *ClusterSync `json:"sync,omitempty"`
 }
 
 // EffectiveTokenURL is where token requests for this cluster are forwarded.
@@ -133,6 +135,11 @@ func (c *Cluster) Validate() error {
 	}
 	if (c.ClientCertFile == "") != (c.ClientKeyFile == "") {
 		return fmt.Errorf("cluster %s: client_cert_file and client_key_file must be set together: %w", code, ErrInvalid)
+	}
+	if c.Sync != nil {
+		if err := c.Sync.Validate(); err != nil {
+			return fmt.Errorf("cluster %s: %w", code, err)
+		}
 	}
 	return nil
 }

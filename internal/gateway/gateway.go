@@ -22,6 +22,7 @@ import (
 	"github.com/ssogate/ssogate/internal/ratelimit"
 	"github.com/ssogate/ssogate/internal/sso"
 	"github.com/ssogate/ssogate/internal/store"
+	"github.com/ssogate/ssogate/internal/syncer"
 	"github.com/ssogate/ssogate/internal/tokenapi"
 	"github.com/ssogate/ssogate/internal/tracing"
 )
@@ -44,6 +45,12 @@ type Gateway struct {
 	admin      *http.Server
 	adminLn    net.Listener
 	adminToken string
+	// generatedToken is the admin token generated at start when none was configured.
+	generatedToken string
+	// tokens is the admin API's token set, replaced on reload (admintokens.go).
+	tokens *admin.Tokens
+	// syncer runs the clusters' scheduled syncs (SPEC section 8).
+	syncer *syncer.Syncer
 	// reloadMu serialises reloads (SIGHUP and POST /admin/reload).
 	reloadMu   sync.Mutex
 	cfgMu      sync.Mutex // guards cfg, which Reload updates (reload.go)
@@ -68,6 +75,9 @@ type Options struct {
 	// Notify, when set, is called with "READY=1" once Run serves and "STOPPING=1" when it
 	// starts shutting down (systemd's Type=notify, internal/sdnotify).
 	Notify func(state string)
+	// SyncInstance names this instance as the owner of scheduled-sync leases (default:
+	// random); tests and logs tell instances apart by it.
+	SyncInstance string
 }
 
 // New opens the store and both listeners (so ":0" addresses are known before Run) and wires
@@ -152,6 +162,10 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 	g.token = tokenapi.New(tokenOpts)
 	g.registerMetrics()
 	g.registerObservabilityMetrics()
+	g.syncer = syncer.New(syncer.Options{
+		Directory: g.dir, Store: g.store, Registerer: g.metrics.Registry(), Logger: logger,
+		Instance: opts.SyncInstance,
+	})
 	g.public = tokenapi.NewServer(g.token, tokenapi.Limits{
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		ReadTimeout:       cfg.HTTP.ReadTimeout,
@@ -165,14 +179,21 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 	if g.adminToken, err = g.resolveAdminToken(); err != nil {
 		return err
 	}
+	if g.tokens, err = admin.NewTokens(nil); err != nil {
+		return err
+	}
+	if err := g.applyAdminTokens(cfg); err != nil {
+		return err
+	}
 	g.admin = &http.Server{
 		Handler: admin.New(admin.Options{
 			Directory:    g.dir,
-			Token:        g.adminToken,
+			Tokens:       g.tokens,
 			Metrics:      g.metrics.Handler(),
 			Ready:        g.Ready,
 			Reload:       func(ctx context.Context) error { return g.Reload(ctx) },
 			BreakerState: g.fwd.BreakerState,
+			SyncStatus:   g.syncer.Status,
 			MaxBodyBytes: cfg.MaxBodyBytes,
 			Logger:       logger,
 			Lockouts:     g.lockouts(),
@@ -287,6 +308,12 @@ func (g *Gateway) Run(ctx context.Context) error {
 			g.logger.Error("directory stopped", "err", err)
 		}
 	}()
+	syncDone := make(chan struct{})
+	go func() {
+		defer close(syncDone)
+		_ = g.syncer.Run(runCtx)
+	}()
+	defer func() { cancel(); <-syncDone }()
 	g.watchCertificates(runCtx)
 	g.logger.Info("ssogate serving", "listen", g.PublicAddr(), "admin_listen", g.AdminAddr(), "store", g.currentConfig().Store.Driver,
 		"tls", g.tls.public != nil, "admin_tls", g.tls.admin != nil)
@@ -353,7 +380,7 @@ func (g *Gateway) upsertClusters(ctx context.Context, clusters []directory.Clust
 // resolveAdminToken returns the configured token or generates one and writes it, readable by
 // the owner only, beside the store; its location is logged, never the token itself.
 func (g *Gateway) resolveAdminToken() (string, error) {
-	if g.cfg.AdminToken != "" {
+	if g.cfg.AdminToken != "" || len(g.cfg.AdminTokens) > 0 {
 		return g.cfg.AdminToken, nil
 	}
 	var b [32]byte
@@ -370,5 +397,6 @@ func (g *Gateway) resolveAdminToken() (string, error) {
 		return "", fmt.Errorf("admin_token: write %s: %w", path, err)
 	}
 	g.logger.Warn("no admin_token configured; generated one", "file", path)
+	g.generatedToken = token
 	return token, nil
 }

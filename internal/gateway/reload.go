@@ -65,8 +65,9 @@ var reloadRules = []reloadRule{
 	// tls.* and admin_tls.* are re-read on every reload by reloadCertificates (tls.go).
 	{key: "tls.", apply: liveValue},
 	{key: "admin_tls.", apply: liveValue},
-	// TODO(merge issue-9): the scoped admin tokens bring their own applier; this line goes.
-	{key: "admin_token", restart: "the admin API's token is read at start (issue 9 applies it on reload)"},
+	// SPEC section 6: rotating a leaked admin token must not need a restart.
+	{key: "admin_token", apply: applyAdminTokens},
+	{key: "admin_tokens", apply: applyAdminTokens},
 	{key: "listen", restart: "the listener is bound at start"},
 	{key: "admin_listen", restart: "the listener is bound at start"},
 	{key: "log_format", restart: "the log handler is built at start"},
@@ -97,6 +98,10 @@ func ruleFor(key string) (reloadRule, bool) {
 		}
 	}
 	return section, found
+}
+
+func applyAdminTokens(g *Gateway, _ context.Context, cfg *config.Config) error {
+	return g.applyAdminTokens(*cfg)
 }
 
 func applyCacheTimes(g *Gateway, _ context.Context, cfg *config.Config) error {
