@@ -73,7 +73,8 @@ func TestReconcileSendsOneNotification(t *testing.T) {
 	go sub.Receive(rueidis.WithOnSubscriptionHook(rctx, func(rueidis.PubSubSubscription) { once.Do(func() { close(subscribed) }) }),
 		sub.B().Subscribe().Channel(s.keys.pub).Build(), func(m rueidis.PubSubMessage) {
 			mu.Lock()
-			got = append(got, m.Message)
+			_, _, payload, _ := unframe(m.Message) // the publisher's id and sequence (publish.go)
+			got = append(got, payload)
 			mu.Unlock()
 		})
 	select {
