@@ -94,6 +94,7 @@ func (s *server) routes() {
 	m.HandleFunc("POST /admin/clusters/{code}/users", s.bulkBind)
 	m.HandleFunc("GET /admin/clusters/{code}/users", s.listUsers)
 	m.HandleFunc("GET /admin/users/{username}", s.lookupUser)
+	m.HandleFunc("GET /admin/audit", s.auditLog)
 	if s.opts.Reload != nil {
 		m.HandleFunc("POST /admin/reload", s.reload)
 	}
@@ -118,7 +119,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.String("remote", r.RemoteAddr))
 	}()
 
-	if isAdminPath(r.URL.Path) && !s.authorized(r) {
+	if isAdminPath(r.URL.Path) && !authenticated(r.Context()) && !s.authorized(r) {
 		w.Header().Set("WWW-Authenticate", "Bearer")
 		msg := "missing bearer token in the Authorization header"
 		if r.Header.Get("Authorization") != "" {
@@ -126,6 +127,10 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		writeError(w, http.StatusUnauthorized, "unauthorized", msg)
 		return
+	}
+	if isAdminPath(r.URL.Path) && directory.ActorFrom(r.Context()) == "" {
+		// The legacy single admin token has no name; its changes are audited as "admin".
+		r = r.WithContext(directory.WithActor(r.Context(), LegacyActor))
 	}
 	if h, pattern := s.mux.Handler(r); pattern == "" {
 		// No route: the mux answers 404, 405 (with Allow) or a redirect to a cleaned path;

@@ -38,6 +38,7 @@ const usageText = `usage:
   ssogate user lookup USER        [--manager]
   ssogate user list CODE          [--manager]
   ssogate user import CODE FILE   [--manager]   (FILE: one username a line, "-" for stdin)
+  ssogate audit [--actor A] [--action X] [--cluster C] [--limit N]   (newest first, default 50)
 
 global flags (anywhere on the line):
   --admin-url URL     admin API address (default ` + DefaultAdminURL + `, env ` + EnvAdminURL + `)
@@ -50,6 +51,7 @@ type command struct {
 	args    []string // names of the positional arguments, for the usage line
 	manager bool     // takes --manager
 	cluster bool     // takes the cluster fields (put)
+	audit   bool     // takes the audit filters
 	run     func(c *client, f *flags, pos []string) error
 }
 
@@ -60,6 +62,7 @@ var commands = map[string]map[string]command{
 		"put":  {args: []string{"CODE"}, cluster: true, run: clusterPut},
 		"rm":   {args: []string{"CODE"}, run: clusterRm},
 	},
+	"audit": {"": {audit: true, run: auditList}},
 	"user": {
 		"bind":   {args: []string{"CODE", "USER"}, manager: true, run: userBind},
 		"unbind": {args: []string{"CODE", "USER"}, manager: true, run: userUnbind},
@@ -75,6 +78,8 @@ type flags struct {
 	manager                           bool
 	name, ssoURL, serverURL, tokenURL string
 	disabled                          bool
+	actor, action, cluster            string
+	limit                             int
 }
 
 // usageError is a mistake on the command line (exit 2).
@@ -100,6 +105,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprint(stdout, usageText)
 		return ExitOK
 	}
+	if args[0] == "audit" {
+		args = append([]string{"audit", ""}, args[1:]...) // a command without subcommands
+	}
 	group, ok := commands[args[0]]
 	if !ok {
 		fmt.Fprintf(stderr, "ssogate: unknown command %q\n%s", args[0], usageText)
@@ -114,7 +122,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprintf(stderr, "ssogate %s: unknown subcommand %q\n%s", args[0], args[1], usageText)
 		return ExitUsage
 	}
-	name := args[0] + " " + args[1]
+	name := strings.TrimSpace(args[0] + " " + args[1])
 	f, pos, err := parse(name, cmd, args[2:])
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, usageText)
@@ -173,6 +181,12 @@ func parse(name string, cmd command, args []string) (*flags, []string, error) {
 		fs.StringVar(&f.serverURL, "server-url", "", "API server URL")
 		fs.StringVar(&f.tokenURL, "token-url", "", "token URL (default SSO URL + /oauth/token)")
 		fs.BoolVar(&f.disabled, "disabled", false, "register the cluster disabled")
+	}
+	if cmd.audit {
+		fs.StringVar(&f.actor, "actor", "", "only changes by this actor")
+		fs.StringVar(&f.action, "action", "", "only this action (cluster.put, user.bind…)")
+		fs.StringVar(&f.cluster, "cluster", "", "only changes of this cluster")
+		fs.IntVar(&f.limit, "limit", 50, "at most this many entries")
 	}
 	var pos []string
 	for {

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/ssogate/ssogate/internal/audit"
 )
 
 // Options tune a Directory; zero values take the defaults of SPEC section 3.
@@ -29,6 +31,9 @@ type Options struct {
 	// stores that implement Watcher also trigger a reload on every change.
 	ClusterRefresh time.Duration
 	Logger         *slog.Logger
+	// Audit records every change made through the write side (manage.go); nil records
+	// nothing.
+	Audit *audit.Recorder
 }
 
 func (o *Options) setDefaults() {

@@ -95,6 +95,7 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 		StoreTimeout:    cfg.Store.Timeout,
 		ClusterRefresh:  cfg.Cache.ClusterRefresh,
 		Logger:          logger,
+		Audit:           newAuditRecorder(g.store, logger),
 	})
 	if err := g.upsertClusters(ctx, cfg.Clusters); err != nil {
 		return err
@@ -304,6 +305,7 @@ func (g *Gateway) Close() error {
 }
 
 func (g *Gateway) upsertClusters(ctx context.Context, clusters []directory.Cluster) error {
+	ctx = directory.WithActor(ctx, directory.ActorConfig)
 	for _, c := range clusters {
 		if _, err := g.dir.PutCluster(ctx, c); err != nil {
 			return fmt.Errorf("clusters: upsert %s: %w", c.Code, err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssogate/ssogate/internal/audit"
 	"github.com/ssogate/ssogate/internal/directory"
 	"github.com/ssogate/ssogate/internal/ratelimit"
 	"github.com/ssogate/ssogate/internal/refresh"
@@ -19,6 +20,7 @@ type Backend interface {
 	refresh.Store
 	refresh.Batcher
 	ratelimit.Counters
+	audit.Store
 }
 
 // Run runs the whole suite. open must return a fresh, empty backend each time it is called
@@ -32,7 +34,7 @@ type Backend interface {
 // the Watcher group; a single-process store has no one to tell of its changes.
 func Run(t *testing.T, open func(t *testing.T) Backend) {
 	t.Helper()
-	groups := [][]subtest{clusterTests, bindingTests, listUsersTests, deleteTests, recordTests, lifecycleTests}
+	groups := [][]subtest{clusterTests, bindingTests, listUsersTests, deleteTests, recordTests, lifecycleTests, auditTests}
 	if _, shared := open(t).(directory.Watcher); shared {
 		groups = append(groups, watcherTests)
 	}
