@@ -12,12 +12,14 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/ssogate/ssogate/internal/admin"
 	"github.com/ssogate/ssogate/internal/config"
 	"github.com/ssogate/ssogate/internal/directory"
+	"github.com/ssogate/ssogate/internal/health"
 	"github.com/ssogate/ssogate/internal/metrics"
 	"github.com/ssogate/ssogate/internal/ratelimit"
 	"github.com/ssogate/ssogate/internal/refresh"
@@ -41,6 +43,7 @@ type Gateway struct {
 	fwd        *sso.Forwarder
 	token      *tokenapi.Handler
 	metrics    *metrics.Metrics
+	health     *health.Tracker
 	limiter    *ratelimit.Limiter
 	public     *fasthttp.Server
 	publicLn   net.Listener
@@ -71,7 +74,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Gateway, error)
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	g := &Gateway{cfg: cfg, logger: logger, configPath: opts.ConfigPath, logLevel: opts.LogLevel, metrics: metrics.New()}
+	g := &Gateway{cfg: cfg, logger: logger, configPath: opts.ConfigPath, logLevel: opts.LogLevel, metrics: metrics.New(), health: health.New()}
 	if err := g.init(ctx, opts); err != nil {
 		g.Close()
 		return nil, err
@@ -111,9 +114,13 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 		MaxInFlight:     cfg.SSO.MaxInFlight,
 		BreakerFailures: uint32(cfg.SSO.BreakerFailures),
 		BreakerOpenFor:  cfg.SSO.BreakerOpenFor,
-		Observe:         g.metrics.ObserveSSO,
+		Observe: func(cluster string, status int, elapsed time.Duration) {
+			g.metrics.ObserveSSO(cluster, status, elapsed)
+			g.health.ObserveSSO(cluster, status, elapsed)
+		},
 		OnBreakerChange: func(cluster, from, to string) {
 			g.metrics.BreakerChanged(cluster, from, to)
+			g.health.BreakerChanged(cluster, from, to)
 			logger.Warn("sso circuit breaker changed", "cluster", cluster, "from", from, "to", to)
 		},
 	})
@@ -138,7 +145,7 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 		Limiter:        g.limiter,
 		TrustedProxies: cfg.TrustedProxyPrefixes(),
 		StoreTimeout:   cfg.Store.Timeout,
-		Recorder:       g.metrics,
+		Recorder:       recorders{g.metrics, g.health},
 		Logger:         logger,
 		AccessLog:      true,
 		MaxBodyBytes:   int(cfg.MaxBodyBytes),
@@ -172,6 +179,9 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 		IdleTimeout:       cfg.HTTP.IdleTimeout,
 		MaxHeaderBytes:    cfg.HTTP.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	if g.admin.Handler, err = g.withConsole(g.admin.Handler); err != nil {
+		return err
 	}
 	if g.publicLn, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return fmt.Errorf("listen: %w", err)
