@@ -89,13 +89,13 @@ func (e *env) browser(t *testing.T) *browser {
 	return &browser{t: t, e: e, c: c, origin: e.srv.URL}
 }
 
-type page struct {
+type answer struct {
 	status int
 	header http.Header
 	body   string
 }
 
-func (b *browser) do(method, path, contentType string, body io.Reader, hdr map[string]string) page {
+func (b *browser) do(method, path, contentType string, body io.Reader, hdr map[string]string) answer {
 	b.t.Helper()
 	req, err := http.NewRequest(method, b.e.srv.URL+path, body)
 	if err != nil {
@@ -116,10 +116,10 @@ func (b *browser) do(method, path, contentType string, body io.Reader, hdr map[s
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	return page{status: resp.StatusCode, header: resp.Header, body: string(raw)}
+	return answer{status: resp.StatusCode, header: resp.Header, body: string(raw)}
 }
 
-func (b *browser) get(path string) page {
+func (b *browser) get(path string) answer {
 	b.t.Helper()
 	p := b.do(http.MethodGet, path, "", nil, nil)
 	if m := csrfMeta.FindStringSubmatch(p.body); m != nil && m[1] != "" {
@@ -130,7 +130,7 @@ func (b *browser) get(path string) page {
 
 var csrfMeta = regexp.MustCompile(`<meta name="csrf-token" content="([^"]*)">`)
 
-func (b *browser) login(token string) page {
+func (b *browser) login(token string) answer {
 	b.t.Helper()
 	form := url.Values{"token": {token}}
 	return b.do(http.MethodPost, "/ui/login", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()), nil)
@@ -150,7 +150,7 @@ func (e *env) loggedIn(t *testing.T) *browser {
 }
 
 // api calls the admin API through the console's bridge with the CSRF token.
-func (b *browser) api(method, path, body string) page {
+func (b *browser) api(method, path, body string) answer {
 	b.t.Helper()
 	ct := "application/json"
 	if strings.HasSuffix(strings.SplitN(path, "?", 2)[0], "/users") {

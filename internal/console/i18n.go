@@ -62,7 +62,7 @@ var messages = map[string][2]string{
 	"cache.hit":         {"缓存命中率", "Cache hit ratio"},
 	"breaker.":          {"未调用", "not called yet"},
 	"breaker.closed":    {"闭合", "closed"},
-	"breaker.open":      {"断开", "open"},
+	"breaker.open":      {"熔断", "open"},
 	"breaker.half-open": {"半开", "half-open"},
 	"sso_url":           {"SSO 地址", "SSO URL"},
 	"server_url":        {"服务地址", "Server URL"},

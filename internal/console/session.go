@@ -105,12 +105,13 @@ func newSessionID() string {
 // with SameSite=Strict and the CSRF token this is a third line, and the only one for the
 // login form (which has no session yet).
 func sameOrigin(r *http.Request) bool {
-	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
-		return false
+	// Browsers send Sec-Fetch-Site on every request; it is the most precise signal.
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		return site == "same-origin" || site == "none"
 	}
 	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true // not a browser's cross-site form post or fetch (they send Origin)
+	if origin == "" || origin == "null" {
+		return true // not a browser that would tell; the CSRF token still applies
 	}
 	u, err := url.Parse(origin)
 	return err == nil && u.Host == r.Host

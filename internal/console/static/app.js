@@ -27,6 +27,11 @@
   }
 
   // A change reloads the page to show the new state; its message survives the reload.
+  function clearFlash() {
+    var f = document.getElementById('flash');
+    if (f) { f.hidden = true; f.className = 'flash'; }
+  }
+
   function done(msg) {
     try { sessionStorage.setItem('ssogate-flash', msg); } catch (e) { /* private mode */ }
     location.reload();
@@ -62,6 +67,7 @@
     var b = e.target.closest('button[data-api]');
     if (b) {
       e.preventDefault();
+      clearFlash();
       if (b.dataset.confirm && !window.confirm(b.dataset.confirm)) { return; }
       var url = withQuery(fill(b.dataset.path, function (k) { return b.dataset[k]; }), b.dataset.query);
       b.disabled = true;
@@ -90,6 +96,7 @@
     var form = e.target;
     if (!form.dataset || !form.dataset.api) { return; }
     e.preventDefault();
+    clearFlash();
     var inPath = {};
     var url = fill(form.dataset.path, function (k) { inPath[k] = true; return form.elements[k] && form.elements[k].value.trim(); });
     var body = {};
