@@ -293,3 +293,14 @@ func (c *chrome) download(t *testing.T, sel, name string) string {
 	t.Fatalf("%s was not downloaded", name)
 	return ""
 }
+
+// newLoopbackServer serves h on 127.0.0.1 for the life of the process (benchmarks share it).
+func newLoopbackServer(tb testing.TB, h http.Handler) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	go (&http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}).Serve(ln)
+	return "http://" + ln.Addr().String()
+}

@@ -3,6 +3,7 @@ package console_test
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -41,7 +42,7 @@ func newEnv(t *testing.T, tls bool) *env {
 	if err := d.ReloadClusters(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	api := admin.New(admin.Options{Directory: d, Token: adminToken})
+	api := admin.New(admin.Options{Directory: d, Token: adminToken, Logger: slog.New(slog.DiscardHandler)})
 	h := health.New()
 	con, err := console.New(console.Options{
 		Directory: d, API: api, Health: h,
