@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
@@ -157,7 +158,9 @@ type usersData struct {
 	ListErr  string
 }
 
-func (d usersData) Query(extra ...string) string {
+// Query is the page's query string with extra key/value pairs; already encoded, so it is a
+// template.URL (html/template would otherwise escape its '&' and '=' inside an href).
+func (d usersData) Query(extra ...string) template.URL {
 	q := url.Values{}
 	if d.Client == "manager" {
 		q.Set("client", "manager")
@@ -165,7 +168,7 @@ func (d usersData) Query(extra ...string) string {
 	for i := 0; i+1 < len(extra); i += 2 {
 		q.Set(extra[i], extra[i+1])
 	}
-	return q.Encode()
+	return template.URL(q.Encode())
 }
 
 // userPageSize is the number of usernames per page of the per-cluster list.
@@ -229,8 +232,31 @@ func (s *server) importPage(w http.ResponseWriter, r *http.Request) {
 
 type lockoutState struct {
 	Failures    int64     `json:"failures"`
-	LockedUntil time.Time `json:"locked_until"`
+	LockedUntil flexTime  `json:"locked_until"`
 	Strikes     int64     `json:"strikes"`
+}
+
+// flexTime reads a time the API may write as RFC 3339 text, Unix seconds, "" or null (no lock).
+type flexTime struct{ time.Time }
+
+func (f *flexTime) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(b), `"`)
+	switch {
+	case s == "" || s == "null" || s == "0":
+		f.Time = time.Time{}
+		return nil
+	case strings.ContainsAny(s, "T-:"):
+		t, err := time.Parse(time.RFC3339Nano, s)
+		f.Time = t
+		return err
+	default:
+		var sec float64
+		if _, err := fmt.Sscan(s, &sec); err != nil {
+			return err
+		}
+		f.Time = time.Unix(0, int64(sec*1e9))
+		return nil
+	}
 }
 
 type lockoutsData struct {
@@ -268,7 +294,7 @@ func (s *server) lockouts(w http.ResponseWriter, r *http.Request) {
 			d.Err = err.Error()
 		} else {
 			d.State = &st
-			if left := time.Until(st.LockedUntil); left > 0 {
+			if left := time.Until(st.LockedUntil.Time); left > 0 {
 				d.Remaining = left.Round(time.Second)
 			}
 		}
@@ -283,14 +309,14 @@ type auditData struct {
 	Err     string
 }
 
-func (d auditData) NextQuery() string {
+func (d auditData) NextQuery() template.URL {
 	q := url.Values{}
 	for k, v := range map[string]string{"actor": d.Filter.Actor, "action": d.Filter.Action, "cluster": d.Filter.Cluster, "cursor": d.Next} {
 		if v != "" {
 			q.Set(k, v)
 		}
 	}
-	return q.Encode()
+	return template.URL(q.Encode())
 }
 
 func (s *server) auditPage(w http.ResponseWriter, r *http.Request) {
