@@ -231,9 +231,9 @@ func (s *server) importPage(w http.ResponseWriter, r *http.Request) {
 }
 
 type lockoutState struct {
-	Failures    int64     `json:"failures"`
-	LockedUntil flexTime  `json:"locked_until"`
-	Strikes     int64     `json:"strikes"`
+	Failures    int64    `json:"failures"`
+	LockedUntil flexTime `json:"locked_until"`
+	Strikes     int64    `json:"strikes"`
 }
 
 // flexTime reads a time the API may write as RFC 3339 text, Unix seconds, "" or null (no lock).
