@@ -215,7 +215,17 @@ func TestConsoleInBrowser(t *testing.T) {
 		for _, p := range []string{"", "clusters", "users?username=bob", "users?list=SH", "import", "lockouts", "audit"} {
 			c.do(t, "visit "+p, chromedp.Navigate(ui+p), chromedp.WaitVisible(chromedp.CSS("main h1")))
 		}
-		c.do(t, "let the overview poll", chromedp.Navigate(ui), chromedp.Sleep(2500*time.Millisecond))
+		// Some traffic to SH, so that the overview shows a healthy cluster beside the broken one.
+		for i := range 8 {
+			pass := "bob-pass"
+			if i == 3 {
+				pass = "wrong"
+			}
+			g.login(t, "bob", pass)
+		}
+		c.do(t, "let the overview poll", chromedp.Navigate(ui), chromedp.Sleep(2500*time.Millisecond),
+			chromedp.WaitVisible(chromedp.CSS(`#row-SH [data-breaker="closed"]`)))
+		shot("overview")
 		if bad := c.errors(); len(bad) != 0 {
 			t.Fatalf("console errors: %v", bad)
 		}
