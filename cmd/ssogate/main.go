@@ -31,6 +31,7 @@ usage:
   ssogate serve [--config FILE] [--check-config]
   ssogate demo [--listen :9000] [--admin-listen 127.0.0.1:9001]
   ssogate refsso [flags]          the reference SSO alone (--help for flags)
+  ssogate lockout get|clear (--user U | --ip IP) [--manager]
   ssogate cluster list | get CODE | put CODE --name N --sso-url U --server-url U [--token-url U] [--disabled] | rm CODE
   ssogate user bind CODE USER | unbind CODE USER | lookup USER | list CODE | import CODE FILE   [--manager]
   ssogate version
@@ -57,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "refsso":
 		return runRefSSO(ctx, args[1:], stderr)
 	case "cluster", "user", "audit":
+		return cli.Run(ctx, args, stdout, stderr, os.Getenv)
+	case "lockout":
 		return cli.Run(ctx, args, stdout, stderr, os.Getenv)
 	case "version":
 		fmt.Fprintln(stdout, "ssogate", version())

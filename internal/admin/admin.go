@@ -33,6 +33,12 @@ type Options struct {
 	MaxBodyBytes int64
 	// Logger receives one line per admin request; nil uses slog.Default().
 	Logger *slog.Logger
+	// Lockouts backs GET and DELETE /admin/lockouts (SPEC section 9); nil (ratelimit.enabled
+	// false) answers them 503 ratelimit_disabled.
+	Lockouts Lockouts
+	// OnLockoutCleared, when set, is called after each successful DELETE /admin/lockouts with
+	// the request's context (its actor) and what was cleared: the audit log's hook.
+	OnLockoutCleared func(ctx context.Context, target LockoutTarget)
 }
 
 // DefaultMaxBodyBytes is the default bound of a JSON request body.
@@ -98,6 +104,7 @@ func (s *server) routes() {
 	if s.opts.Reload != nil {
 		m.HandleFunc("POST /admin/reload", s.reload)
 	}
+	s.lockoutRoutes()
 }
 
 // ServeHTTP logs the request, checks the token on /admin/ paths before routing (so that an

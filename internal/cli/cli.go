@@ -29,7 +29,7 @@ const (
 var stdin io.Reader = os.Stdin
 
 const usageText = `usage:
-  ssogate cluster list
+` + lockoutUsage + `  ssogate cluster list
   ssogate cluster get CODE
   ssogate cluster put CODE --name N --sso-url U --server-url U [--token-url U] [--disabled]
   ssogate cluster rm CODE
@@ -53,6 +53,7 @@ type command struct {
 	cluster bool     // takes the cluster fields (put)
 	audit   bool     // takes the audit filters
 	run     func(c *client, f *flags, pos []string) error
+	lockout bool // takes --user and --ip (lockout.go)
 }
 
 var commands = map[string]map[string]command{
@@ -80,6 +81,7 @@ type flags struct {
 	disabled                          bool
 	actor, action, cluster            string
 	limit                             int
+	user, ip                          string // lockout commands
 }
 
 // usageError is a mistake on the command line (exit 2).
@@ -187,6 +189,10 @@ func parse(name string, cmd command, args []string) (*flags, []string, error) {
 		fs.StringVar(&f.action, "action", "", "only this action (cluster.put, user.bind…)")
 		fs.StringVar(&f.cluster, "cluster", "", "only changes of this cluster")
 		fs.IntVar(&f.limit, "limit", 50, "at most this many entries")
+	}
+	if cmd.lockout {
+		fs.StringVar(&f.user, "user", "", "username")
+		fs.StringVar(&f.ip, "ip", "", "client IP address")
 	}
 	var pos []string
 	for {

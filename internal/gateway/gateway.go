@@ -134,6 +134,7 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 			LockoutMax:   cfg.RateLimit.LockoutMax,
 			StrikeWindow: cfg.RateLimit.StrikeWindow,
 			StoreTimeout: cfg.Store.Timeout,
+			SettleWait:   cfg.SSO.Timeout, // SPEC section 6: a wait for attempts in flight is bounded by sso.timeout
 			Logger:       logger,
 		})
 	}
@@ -149,6 +150,10 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 		Logger:         logger,
 		AccessLog:      true,
 		MaxBodyBytes:   int(cfg.MaxBodyBytes),
+		// One process reads the embedded store: a pending view makes each refresh-token
+		// record routable at once (SPEC section 2); on Redis every instance must see it, so
+		// it is written before the answer.
+		RefreshLocal: cfg.Store.Driver == config.DriverEmbedded,
 	})
 	g.registerMetrics()
 	g.public = tokenapi.NewServer(g.token, tokenapi.Limits{
@@ -166,14 +171,16 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 	}
 	g.admin = &http.Server{
 		Handler: admin.New(admin.Options{
-			Directory:    g.dir,
-			Token:        g.adminToken,
-			Metrics:      g.metrics.Handler(),
-			Ready:        g.Ready,
-			Reload:       func(ctx context.Context) error { return g.Reload(ctx) },
-			BreakerState: g.fwd.BreakerState,
-			MaxBodyBytes: cfg.MaxBodyBytes,
-			Logger:       logger,
+			Directory:        g.dir,
+			Token:            g.adminToken,
+			Metrics:          g.metrics.Handler(),
+			Ready:            g.Ready,
+			Reload:           func(ctx context.Context) error { return g.Reload(ctx) },
+			BreakerState:     g.fwd.BreakerState,
+			MaxBodyBytes:     cfg.MaxBodyBytes,
+			Logger:           logger,
+			Lockouts:         g.lockouts(),
+			OnLockoutCleared: g.auditLockoutCleared,
 		}),
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		IdleTimeout:       cfg.HTTP.IdleTimeout,
@@ -191,6 +198,15 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 		return fmt.Errorf("admin_listen: %w", err)
 	}
 	return nil
+}
+
+// lockouts is the limiter for the lockouts API, or nil (not a nil *Limiter in an interface)
+// when rate limiting is off.
+func (g *Gateway) lockouts() admin.Lockouts {
+	if g.limiter == nil {
+		return nil
+	}
+	return g.limiter
 }
 
 // counters picks the brute-force counters: the shared store when there are several instances
@@ -224,6 +240,8 @@ func (g *Gateway) registerMetrics() {
 			func() float64 { return float64(g.limiter.Stats().Rejected) })
 		g.metrics.CounterFunc("ssogate_ratelimit_fallbacks_total", "Limiter operations served by per-instance counters because the store failed.",
 			func() float64 { return float64(g.limiter.Stats().Fallbacks) })
+		g.metrics.CounterFunc("ssogate_ratelimit_waits_total", "Logins that waited for attempts in flight to settle instead of being refused.",
+			func() float64 { return float64(g.limiter.Stats().Waits) })
 	}
 }
 

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -240,17 +241,47 @@ func TestPublicListenerLimits(t *testing.T) {
 			t.Fatalf("headers over the limit: %d %s", r.Status, r.Raw)
 		}
 
-		for _, chunked := range []bool{false, true} {
-			body := io.Reader(strings.NewReader("grant_type=password&pad=" + strings.Repeat("p", 2000)))
-			if chunked {
-				body = io.MultiReader(body) // no length known: sent chunked
-			}
-			req, _ = http.NewRequest(http.MethodPost, e.base+"/oauth/token", body)
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			r = e.do(req)
-			if r.Status != http.StatusRequestEntityTooLarge || r.code() != 1002 || r.str("error") == "" || !hasHan(r.str("error_description")) {
-				t.Fatalf("body over the limit (chunked %v): %d %s", chunked, r.Status, r.Raw)
-			}
+		// Bodies over the limit go through fasthttp's own refusal now that its limit is the
+		// configured one (it used to be 16× larger, so a 2 KB body against 1 KiB only ever
+		// met the handler's check). A Go client still uploading 4 MiB must read the JSON
+		// 413, not "connection reset by peer" (SPEC section 2: lingering close).
+		for _, tc := range []struct {
+			name    string
+			size    int
+			chunked bool
+			expect  bool
+		}{
+			{"just over the limit", 1025, false, false},
+			{"4 MiB with Content-Length", 4 << 20, false, false},
+			{"4 MiB chunked", 4 << 20, true, false},
+			{"4 MiB with Expect: 100-continue", 4 << 20, false, true},
+			{"16 MiB with Content-Length", 16 << 20, false, false},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				prefix := "grant_type=password&username=alice&password=alice-pass&pad="
+				body := io.Reader(io.MultiReader(strings.NewReader(prefix), io.LimitReader(repeatReader('p'), int64(tc.size-len(prefix)))))
+				req, _ := http.NewRequest(http.MethodPost, e.base+"/oauth/token", body)
+				if !tc.chunked {
+					req.ContentLength = int64(tc.size)
+				}
+				if tc.expect {
+					req.Header.Set("Expect", "100-continue")
+				}
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.SetBasicAuth(clientID, clientSecret)
+				resp, err := (&http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{ExpectContinueTimeout: 5 * time.Second}}).Do(req)
+				if err != nil {
+					t.Fatalf("upload of %d bytes: %v (want the JSON 413, not a transport error)", tc.size, err)
+				}
+				defer resp.Body.Close()
+				var m map[string]any
+				if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+					t.Fatalf("413 body: %v", err)
+				}
+				if resp.StatusCode != http.StatusRequestEntityTooLarge || m["code"] != float64(1002) || m["error"] != "invalid_request" || !hasHan(fmt.Sprint(m["error_description"])) {
+					t.Fatalf("body over the limit: %d %v", resp.StatusCode, m)
+				}
+			})
 		}
 	})
 
@@ -262,7 +293,7 @@ func TestPublicListenerLimits(t *testing.T) {
 		addr := strings.TrimPrefix(e.base, "http://")
 		for _, tc := range []struct{ name, head, drip string }{
 			{"slowloris headers", "POST /oauth/token HTTP/1.1\r\nHost: x\r\n", "X-Slow: y\r\n"},
-			{"slow body", "POST /oauth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\n", "a=b&"},
+			{"slow body", "POST /oauth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 60000\r\n\r\n", "a=b&"}, // under the 64 KiB limit: a larger one is refused from its length
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				c, err := net.Dial("tcp", addr)
@@ -358,4 +389,14 @@ func TestPublicListenerLimits(t *testing.T) {
 func firstLine(b []byte) string {
 	line, _, _ := strings.Cut(string(b), "\r\n")
 	return line
+}
+
+// repeatReader is an endless stream of one byte.
+type repeatReader byte
+
+func (r repeatReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(r)
+	}
+	return len(p), nil
 }

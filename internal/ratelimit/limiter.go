@@ -2,12 +2,10 @@ package ratelimit
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/netip"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -74,6 +72,7 @@ type Stats struct {
 	Lockouts    int64 // lockouts started by this instance
 	Fallbacks   int64 // Begin and Done calls served by the per-instance counters
 	StoreErrors int64 // shared-store calls that failed or timed out
+	Waits       int64 // attempts that waited for others in flight to settle
 }
 
 // Limiter is the brute-force limiter of the token endpoint. A nil *Limiter is a disabled one
@@ -86,37 +85,75 @@ type Stats struct {
 // answer — the race other identity servers have had — lets a burst through whole. Done then
 // keeps the reservation (a failure) or gives it back (success, neutral).
 //
-// A failure that fills the username's counter locks the username; the n-th lockout within
-// StrikeWindow lasts LockoutBase·2^(n-1), capped at LockoutMax, and while the lock or a full
-// counter exists Begin refuses. The lock sits on top of the counter (which is not reset), so
-// the window alone already bounds failures; see [Options.FailureBoundPerHour].
+// Beside each counter an in-flight counter says how many of its reservations are attempts
+// not yet answered. A counter over its limit whose recorded failures (counter minus in-flight)
+// are still under it refuses nobody: the attempt gives its place back and waits, up to
+// SettleWait, for the others to settle (SPEC section 6: eight correct logins at once by a user
+// with four recent failures all succeed), then tries again. Only recorded failures refuse and
+// lock, and a refusal states the real time left (the lock's, or the full window's).
 //
-// Keys: {Prefix}u:{username} (counter), l: (lock), s: (strikes), ip:{address}; a store puts
-// them in a namespace of its own (the Redis store: {prefix}rl:).
-// The caller passes the username canonical and namespaced ("manager:alice" for the manager
-// app, case folded when the directory folds case), so each namespace has its own budget.
+// A failure that brings the recorded failures to the limit locks the username; the n-th
+// lockout within StrikeWindow lasts LockoutBase·2^(n-1), capped at LockoutMax, and while the
+// lock or a counter full of failures exists Begin refuses. The lock sits on top of the counter
+// (which is not reset), so the window alone already bounds failures; see
+// [Options.FailureBoundPerHour].
+//
+// Keys carry a hash of the username, never the name itself (see keys.go); a store puts them
+// in a namespace of its own (the Redis store: {prefix}rl:). The caller passes the username
+// canonical and namespaced ([UserSubject]), so each namespace has its own budget.
 type Limiter struct {
 	store Counters // shared by every instance
 	local *Local   // this instance's fallback
 	alone bool     // no shared store: local is the store
-	o     Options
+	opts  atomic.Pointer[Options]
 
 	downUntil atomic.Int64 // UnixNano before which the store is not tried
 	degraded  atomic.Bool  // for logging the transitions only
+	waiting   atomic.Int64 // attempts waiting for others to settle
 
-	rejected, lockouts, fallbacks, storeErrors atomic.Int64
+	rejected, lockouts, fallbacks, storeErrors, waits atomic.Int64
 }
 
 // New returns a limiter counting in store. A nil store means this instance counts alone
 // (the embedded store: one gateway process).
 func New(store Counters, opts Options) *Limiter {
 	o := opts.withDefaults()
-	l := &Limiter{o: o, local: NewLocal(o.LocalMaxKeys, o.Now)}
+	l := &Limiter{local: NewLocal(o.LocalMaxKeys, o.Now)}
+	l.opts.Store(&o)
 	l.store, l.alone = store, store == nil
 	if l.alone {
 		l.store = l.local
 	}
 	return l
+}
+
+// SetOptions applies new figures (limits, windows, lockouts, timeouts) at run time, e.g. on a
+// configuration reload; attempts already begun settle under the figures they began with.
+// Prefix, LocalMaxKeys, Logger and Now stay as New set them when o leaves them zero: the keys
+// and the fallback's size must not move under running attempts. Safe for concurrent use.
+func (l *Limiter) SetOptions(o Options) {
+	if l == nil {
+		return
+	}
+	cur := l.opts.Load()
+	o.Prefix = cur.Prefix
+	o.LocalMaxKeys = cur.LocalMaxKeys
+	if o.Logger == nil {
+		o.Logger = cur.Logger
+	}
+	if o.Now == nil {
+		o.Now = cur.Now
+	}
+	o = o.withDefaults()
+	l.opts.Store(&o)
+}
+
+// Options returns the figures in force (defaults filled in).
+func (l *Limiter) Options() Options {
+	if l == nil {
+		return Options{}
+	}
+	return *l.opts.Load()
 }
 
 // Stats returns the counts since New.
@@ -129,24 +166,47 @@ func (l *Limiter) Stats() Stats {
 		Lockouts:    l.lockouts.Load(),
 		Fallbacks:   l.fallbacks.Load(),
 		StoreErrors: l.storeErrors.Load(),
+		Waits:       l.waits.Load(),
 	}
 }
 
 // Attempt is one reserved login attempt; call Done exactly once with its outcome. An attempt
-// never finished keeps its reservation, i.e. counts as a failure until the window ends.
+// never finished keeps its reservation, i.e. counts as a failure until the window ends (and
+// as in flight until its in-flight counter's window ends).
 type Attempt struct {
 	l        *Limiter
+	o        *Options // the figures it began with
 	username string
 	k        keys
 	store    Counters // where the reservation was made
 	done     atomic.Bool
 }
 
+// errBusy is reserve's "over the limit only because of attempts still in flight".
+type errBusy struct{ scope string }
+
+func (e *errBusy) Error() string {
+	return "ratelimit: " + e.scope + " budget taken by attempts in flight"
+}
+
+// Backoff of an attempt waiting for others to settle: short at first (a fast SSO answers in
+// milliseconds), then capped so that waiters poll the store at most ten times a second.
+const (
+	settleFirstPoll = 5 * time.Millisecond
+	settleMaxPoll   = 100 * time.Millisecond
+	// maxWaiting bounds the attempts one instance keeps waiting: beyond it a busy budget is
+	// refused at once (Retry-After 1 s), so a flood at one username cannot pile up goroutines
+	// that poll the store.
+	maxWaiting = 1024
+)
+
 // Begin reserves an attempt for username (namespaced by the caller) from ip (as given by
 // [ClientIP]; IPv6 addresses share the budget of their /64, which one host usually holds
 // whole). An empty username or ip skips that counter. It returns a [*LimitedError] when a
-// budget is exhausted or the username is locked; any other trouble (the store down or slow)
-// is handled by counting in this instance instead, so Begin returns no other error.
+// budget is exhausted by recorded failures or the username is locked; a budget taken only by
+// attempts still in flight makes it wait for them (at most SettleWait) and try again. Any
+// other trouble (the store down or slow) is handled by counting in this instance instead, so
+// Begin returns no other error.
 //
 // ctx carries values only: its cancellation is ignored, so a client that hangs up cannot
 // make the store look down; every store call is bounded by StoreTimeout instead.
@@ -155,83 +215,166 @@ func (l *Limiter) Begin(ctx context.Context, username, ip string) (*Attempt, err
 		return nil, nil
 	}
 	ctx = context.WithoutCancel(ctx)
-	a := &Attempt{l: l, username: username, k: l.keys(username, ip)}
+	o := l.opts.Load()
+	a := &Attempt{l: l, o: o, username: username, k: o.keys(username, ip)}
+	// Real time, not o.Now: the wait sleeps for real, and tests move o.Now by hand.
+	deadline := time.Now().Add(o.SettleWait)
+	poll := settleFirstPoll
+	counted := false
+	for {
+		err := l.begin(ctx, a)
+		var busy *errBusy
+		if !errors.As(err, &busy) {
+			return l.started(a, err)
+		}
+		// The budget frees as soon as the attempts in flight settle: no lock exists, so the
+		// honest Retry-After is the shortest one.
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil, l.limited(busy.scope, time.Second)
+		}
+		if !counted {
+			if l.waiting.Add(1) > maxWaiting {
+				l.waiting.Add(-1)
+				return nil, l.limited(busy.scope, time.Second)
+			}
+			counted = true
+			l.waits.Add(1)
+			defer l.waiting.Add(-1)
+		}
+		time.Sleep(min(poll, left))
+		poll = min(2*poll, settleMaxPoll)
+	}
+}
+
+// begin is one reservation, against the shared store or (when it fails) this instance.
+func (l *Limiter) begin(ctx context.Context, a *Attempt) error {
+	o := a.o
 	if l.alone {
-		return l.started(a, l.local, l.reserve(ctx, l.local, a))
+		a.store = l.local
+		return l.reserve(ctx, l.local, a)
 	}
 	if a.k.user != "" {
 		// Honour lockouts this instance set while the store was down, once it is back.
 		if _, ttl, _ := l.local.Peek(ctx, a.k.lock); ttl > 0 {
-			return nil, l.limited(ScopeUser, ttl)
+			return l.limited(ScopeUser, ttl)
 		}
 	}
-	if s := l.shared(); s != nil {
-		sctx, cancel := context.WithTimeout(ctx, l.o.StoreTimeout)
+	if s := l.shared(o); s != nil {
+		sctx, cancel := context.WithTimeout(ctx, o.StoreTimeout)
 		err := l.reserve(sctx, s, a)
 		cancel()
-		if err == nil || errors.Is(err, ErrLimited) {
-			l.storeOK()
-			return l.started(a, s, err)
+		var busy *errBusy
+		if err == nil || errors.Is(err, ErrLimited) || errors.As(err, &busy) {
+			l.storeOK(o)
+			a.store = s
+			return err
 		}
-		l.storeFailed(err)
+		l.storeFailed(o, err)
 	}
 	l.fallbacks.Add(1)
-	return l.started(a, l.local, l.reserve(ctx, l.local, a))
+	a.store = l.local
+	return l.reserve(ctx, l.local, a)
 }
 
-func (l *Limiter) started(a *Attempt, s Counters, err error) (*Attempt, error) {
+func (l *Limiter) started(a *Attempt, err error) (*Attempt, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.store = s
 	return a, nil
 }
 
-// reserve is Begin against one store. A store error means "try elsewhere"; a refusal is
-// final even if giving the places back failed (the extra count errs toward refusing).
+// reserve is one reservation against one store. A store error means "try elsewhere"; a
+// refusal is final even if giving the places back failed (the extra count errs toward
+// refusing).
 //
-// The lock check and the two additions are independent, so they go to the store as one batch
-// (one round trip to a shared store, see BatchCounters). A refused attempt gives back what it
-// added; until then the counters are one high, which can only make a simultaneous attempt at
-// the very limit refuse too.
+// The lock check and the additions are independent, so they go to the store as one batch
+// (one round trip to a shared store, see BatchCounters). Each in-flight counter is raised
+// before its counter, and lowered after it on settling, so a reader that sees a reservation in
+// a counter also sees it in flight: recorded failures (counter minus in-flight) are never
+// overestimated by a race, which would turn a wait back into the false refusal.
 func (l *Limiter) reserve(ctx context.Context, s Counters, a *Attempt) error {
-	ops := make([]Op, 0, 3)
+	o, k := a.o, a.k
+	ops := make([]Op, 0, 5)
 	iLock, iUser, iIP := -1, -1, -1
-	if a.k.user != "" {
-		iLock, iUser = 0, 1
-		ops = append(ops, Op{Kind: OpPeek, Key: a.k.lock}, Op{Kind: OpAdd, Key: a.k.user, Delta: 1, TTL: l.o.UserWindow})
+	if k.user != "" {
+		iLock, iUser = 0, 2
+		ops = append(ops, Op{Kind: OpPeek, Key: k.lock},
+			Op{Kind: OpAdd, Key: k.userFlight, Delta: 1, TTL: o.UserWindow},
+			Op{Kind: OpAdd, Key: k.user, Delta: 1, TTL: o.UserWindow})
 	}
-	if a.k.ip != "" {
-		iIP = len(ops)
-		ops = append(ops, Op{Kind: OpAdd, Key: a.k.ip, Delta: 1, TTL: l.o.IPWindow})
+	if k.ip != "" {
+		iIP = len(ops) + 1
+		ops = append(ops, Op{Kind: OpAdd, Key: k.ipFlight, Delta: 1, TTL: o.IPWindow},
+			Op{Kind: OpAdd, Key: k.ip, Delta: 1, TTL: o.IPWindow})
 	}
 	res := l.run(ctx, s, ops)
 	var added []undoKey
 	var err error
 	for i, r := range res {
 		err = errors.Join(err, r.Err)
-		if r.Err == nil && (i == iUser || i == iIP) {
+		if r.Err == nil && ops[i].Kind == OpAdd {
 			added = append(added, undoKey{ops[i].Key, ops[i].TTL})
 		}
 	}
+	// Counters first, in-flight after: the mirror of the order they were raised in.
+	slices.SortStableFunc(added, func(x, y undoKey) int { return cmpBool(k.isFlight(x.key), k.isFlight(y.key)) })
 	giveBack := func() { l.noteErr(l.undo(ctx, s, nil, added...)) }
+	// recorded is the failures a counter holds: its reservations minus those in flight (this
+	// attempt's among them).
+	recorded := func(i int) int64 { return res[i].Value - res[i-1].Value }
+	var busy error
 	switch {
 	case err != nil:
 		giveBack()
 		return err
 	case iLock >= 0 && res[iLock].TTL > 0:
 		giveBack()
-		return l.limited(ScopeUser, res[iLock].TTL)
-	case iUser >= 0 && res[iUser].Value > int64(l.o.UserFailures):
-		giveBack()
-		// A failure that finished meanwhile may have set a lock longer than the window.
-		_, lockTTL, _ := s.Peek(ctx, a.k.lock)
-		return l.limited(ScopeUser, max(lockTTL, l.ttl(ctx, s, a.k.user, l.o.UserWindow)))
-	case iIP >= 0 && res[iIP].Value > int64(l.o.IPFailures):
-		giveBack()
-		return l.limited(ScopeIP, l.ttl(ctx, s, a.k.ip, l.o.IPWindow))
+		retry := res[iLock].TTL
+		if recorded(iUser) >= int64(o.UserFailures) {
+			// The counter stays full after a lock shorter than the window: the real wait is
+			// the longer of the two (SPEC section 6: the real remaining lock).
+			retry = max(retry, l.ttl(ctx, s, k.user, 0))
+		}
+		return l.limited(ScopeUser, retry)
 	}
-	return nil
+	if iUser >= 0 && res[iUser].Value > int64(o.UserFailures) {
+		if recorded(iUser) >= int64(o.UserFailures) {
+			giveBack()
+			// A failure that finished meanwhile may have set a lock longer than the window.
+			_, lockTTL, _ := s.Peek(ctx, k.lock)
+			return l.limited(ScopeUser, max(lockTTL, l.ttl(ctx, s, k.user, o.UserWindow)))
+		}
+		busy = &errBusy{ScopeUser}
+	}
+	if iIP >= 0 && res[iIP].Value > int64(o.IPFailures) {
+		if recorded(iIP) >= int64(o.IPFailures) {
+			giveBack()
+			return l.limited(ScopeIP, l.ttl(ctx, s, k.ip, o.IPWindow))
+		}
+		busy = cmpOr(busy, error(&errBusy{ScopeIP}))
+	}
+	if busy != nil {
+		giveBack()
+	}
+	return busy
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
+func cmpOr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
 }
 
 // run performs independent operations: in one round trip when a shared store batches, else one
@@ -254,148 +397,6 @@ func (l *Limiter) run(ctx context.Context, s Counters, ops []Op) []Result {
 	return out
 }
 
-// Done records the attempt's outcome; calls after the first, and calls on a nil Attempt, do
-// nothing. Like Begin it ignores ctx's cancellation: a client hanging up after a wrong
-// password must not erase the failure. If the store fails, a failure is counted in this
-// instance instead; a lost give-back (success, neutral) leaves the attempt counted.
-func (a *Attempt) Done(ctx context.Context, outcome Outcome) {
-	if a == nil || !a.done.CompareAndSwap(false, true) {
-		return
-	}
-	if outcome > Neutral {
-		outcome = Failure // unknown outcomes count, like the zero value
-	}
-	l := a.l
-	ctx = context.WithoutCancel(ctx)
-	if a.store == Counters(l.local) { // began in fallback, or no shared store
-		l.noteErr(l.finish(ctx, l.local, a, outcome))
-		return
-	}
-	err := errStoreResting
-	if l.shared() != nil {
-		sctx, cancel := context.WithTimeout(ctx, l.o.StoreTimeout)
-		err = l.finish(sctx, a.store, a, outcome)
-		cancel()
-	}
-	if err == nil {
-		l.storeOK()
-		return
-	}
-	if err != errStoreResting {
-		l.storeFailed(err)
-	}
-	if outcome != Failure {
-		return
-	}
-	l.fallbacks.Add(1)
-	if a.k.user != "" {
-		_, _ = l.local.Add(ctx, a.k.user, 1, l.o.UserWindow) // Local fails only on ttl ≤ 0
-	}
-	if a.k.ip != "" {
-		_, _ = l.local.Add(ctx, a.k.ip, 1, l.o.IPWindow)
-	}
-	l.noteErr(l.finish(ctx, l.local, a, Failure))
-}
-
-// errStoreResting stands for the store being skipped after a recent failure.
-var errStoreResting = errors.New("ratelimit: shared store resting after an error")
-
-func (l *Limiter) finish(ctx context.Context, s Counters, a *Attempt, outcome Outcome) error {
-	switch outcome {
-	case Success:
-		var del []Op
-		if a.k.user != "" {
-			del = append(del, Op{Kind: OpDelete, Key: a.k.user})
-		}
-		return l.undo(ctx, s, del, undoKey{a.k.ip, l.o.IPWindow})
-	case Neutral:
-		return l.undo(ctx, s, nil, undoKey{a.k.user, l.o.UserWindow}, undoKey{a.k.ip, l.o.IPWindow})
-	default: // Failure: keep the reservation
-		return l.afterFailure(ctx, s, a)
-	}
-}
-
-// afterFailure locks the username when its counter is full. The counter includes attempts
-// still in flight, so a lock can come one answer early; it never comes late.
-//
-// Only the caller whose Add creates the lock key counts a strike, so simultaneous failures
-// start one lockout, not one each (which would jump straight to LockoutMax).
-func (l *Limiter) afterFailure(ctx context.Context, s Counters, a *Attempt) error {
-	if a.k.user == "" {
-		return nil
-	}
-	n, _, err := s.Peek(ctx, a.k.user)
-	if err != nil || n < int64(l.o.UserFailures) {
-		return err
-	}
-	strikes, _, err := s.Peek(ctx, a.k.strikes)
-	if err != nil {
-		return err
-	}
-	d := l.lockoutFor(strikes + 1)
-	created, err := s.Add(ctx, a.k.lock, 1, d)
-	if err != nil || created != 1 {
-		return err
-	}
-	if _, err := s.Add(ctx, a.k.strikes, 1, l.o.StrikeWindow); err != nil {
-		return err
-	}
-	l.lockouts.Add(1)
-	// Usernames may be logged; passwords never reach this package.
-	l.o.Logger.LogAttrs(ctx, slog.LevelWarn, "ratelimit: username locked out",
-		slog.String("username", a.username), slog.Int64("lockout", strikes+1), slog.Duration("duration", d))
-	return nil
-}
-
-// lockoutFor is the length of the n-th lockout within StrikeWindow: LockoutBase·2^(n-1),
-// capped at LockoutMax (OWASP: grow the delay instead of locking for good).
-func (l *Limiter) lockoutFor(n int64) time.Duration {
-	d := l.o.LockoutBase
-	for i := int64(1); i < n && d < l.o.LockoutMax; i++ {
-		if d > l.o.LockoutMax/2 {
-			return l.o.LockoutMax
-		}
-		d *= 2
-	}
-	return min(d, l.o.LockoutMax)
-}
-
-// undoKey is a reservation to give back: a counter and its window.
-type undoKey struct {
-	key string
-	ttl time.Duration
-}
-
-// undo gives reservations back (and runs extra operations, such as a success's delete, in the
-// same batch). If a counter expired or was reset meanwhile, Add(-1) recreates it at -1, which
-// would hand out a free attempt; the caller that drove it below zero puts its own unit back,
-// so the counter settles at 0.
-func (l *Limiter) undo(ctx context.Context, s Counters, extra []Op, keys ...undoKey) error {
-	ops := extra
-	for _, k := range keys {
-		if k.key != "" {
-			ops = append(ops, Op{Kind: OpAdd, Key: k.key, Delta: -1, TTL: k.ttl})
-		}
-	}
-	if len(ops) == 0 {
-		return nil
-	}
-	var err error
-	var fix []Op
-	for i, r := range l.run(ctx, s, ops) {
-		err = errors.Join(err, r.Err)
-		if r.Err == nil && ops[i].Kind == OpAdd && r.Value < 0 {
-			fix = append(fix, Op{Kind: OpAdd, Key: ops[i].Key, Delta: 1, TTL: ops[i].TTL})
-		}
-	}
-	if len(fix) > 0 {
-		for _, r := range l.run(ctx, s, fix) {
-			err = errors.Join(err, r.Err)
-		}
-	}
-	return err
-}
-
 // ttl is the time left on key for a Retry-After, or the whole window if it cannot be read.
 func (l *Limiter) ttl(ctx context.Context, s Counters, key string, window time.Duration) time.Duration {
 	_, ttl, err := s.Peek(ctx, key)
@@ -414,26 +415,26 @@ func (l *Limiter) limited(scope string, retry time.Duration) *LimitedError {
 }
 
 // shared returns the shared store unless it failed within the last StoreRetry.
-func (l *Limiter) shared() Counters {
-	if l.alone || l.o.Now().UnixNano() < l.downUntil.Load() {
+func (l *Limiter) shared(o *Options) Counters {
+	if l.alone || o.Now().UnixNano() < l.downUntil.Load() {
 		return nil
 	}
 	return l.store
 }
 
-func (l *Limiter) storeFailed(err error) {
+func (l *Limiter) storeFailed(o *Options, err error) {
 	l.storeErrors.Add(1)
-	l.downUntil.Store(l.o.Now().Add(l.o.StoreRetry).UnixNano())
+	l.downUntil.Store(o.Now().Add(o.StoreRetry).UnixNano())
 	if l.degraded.CompareAndSwap(false, true) {
-		l.o.Logger.LogAttrs(context.Background(), slog.LevelWarn,
+		o.Logger.LogAttrs(context.Background(), slog.LevelWarn,
 			"ratelimit: shared store unavailable, counting failed logins per instance",
-			slog.String("error", err.Error()), slog.Duration("retry_in", l.o.StoreRetry))
+			slog.String("error", err.Error()), slog.Duration("retry_in", o.StoreRetry))
 	}
 }
 
-func (l *Limiter) storeOK() {
+func (l *Limiter) storeOK(o *Options) {
 	if l.degraded.CompareAndSwap(true, false) {
-		l.o.Logger.LogAttrs(context.Background(), slog.LevelInfo, "ratelimit: shared store reachable again")
+		o.Logger.LogAttrs(context.Background(), slog.LevelInfo, "ratelimit: shared store reachable again")
 	}
 }
 
@@ -442,50 +443,4 @@ func (l *Limiter) noteErr(err error) {
 	if err != nil {
 		l.storeErrors.Add(1)
 	}
-}
-
-type keys struct{ user, lock, strikes, ip string }
-
-func (l *Limiter) keys(username, ip string) keys {
-	var k keys
-	if username != "" {
-		u := keyPart(username)
-		k.user = l.o.Prefix + "u:" + u
-		k.lock = l.o.Prefix + "l:" + u
-		k.strikes = l.o.Prefix + "s:" + u
-	}
-	if ip != "" {
-		k.ip = l.o.Prefix + "ip:" + ipPart(ip)
-	}
-	return k
-}
-
-// maxKeyPart bounds the bytes a caller-supplied value puts in a key. Begin runs before the
-// directory validates usernames (≤ 256 bytes, SPEC section 3), so a 60 KiB username would
-// otherwise become a 60 KiB Redis key; longer values are hashed.
-const maxKeyPart = 256
-
-func keyPart(s string) string {
-	if len(s) <= maxKeyPart {
-		return s
-	}
-	sum := sha256.Sum256([]byte(s))
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
-
-// ipv6Bits is the prefix an IPv6 client shares its budget with: providers hand each
-// customer at least a /64, so per-address counting would give one host 2^64 budgets.
-const ipv6Bits = 64
-
-func ipPart(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return keyPart(ip)
-	}
-	a = a.Unmap().WithZone("")
-	if a.Is6() {
-		p, _ := a.Prefix(ipv6Bits)
-		return p.String()
-	}
-	return a.String()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -77,7 +78,7 @@ func peek(t *testing.T, s Counters, key string) int64 {
 
 func TestDefaults(t *testing.T) {
 	l := New(nil, Options{})
-	o := l.o
+	o := l.Options()
 	if o.UserFailures != 10 || o.UserWindow != 15*time.Minute || o.IPFailures != 100 ||
 		o.IPWindow != 15*time.Minute || o.LockoutBase != 15*time.Minute || o.LockoutMax != time.Hour ||
 		o.StrikeWindow != 24*time.Hour || o.StoreTimeout != time.Second || o.Logger == nil || o.Now == nil {
@@ -154,7 +155,7 @@ func TestLockoutGrowsCapsAndExpires(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			l, _, clk := newLimiter(t, tc.o)
 			for round, want := range tc.want {
-				for i := range l.o.UserFailures {
+				for i := range l.Options().UserFailures {
 					if err := attempt(t, l, "alice", "", Failure); err != nil {
 						t.Fatalf("round %d failure %d refused: %v", round+1, i+1, err)
 					}
@@ -174,8 +175,8 @@ func TestLockoutGrowsCapsAndExpires(t *testing.T) {
 				t.Fatalf("Lockouts = %d, want %d", got, len(tc.want))
 			}
 			// Strikes are forgotten after StrikeWindow: the next lockout is the base again.
-			clk.Advance(l.o.StrikeWindow)
-			for range l.o.UserFailures {
+			clk.Advance(l.Options().StrikeWindow)
+			for range l.Options().UserFailures {
 				if err := attempt(t, l, "alice", "", Failure); err != nil {
 					t.Fatal(err)
 				}
@@ -207,7 +208,7 @@ func TestOutcomes(t *testing.T) {
 					t.Fatalf("attempt %d refused: %v", i+1, err)
 				}
 			}
-			k := l.keys("alice", "192.0.2.1")
+			k := l.opts.Load().keys("alice", "192.0.2.1")
 			if u, ip := peek(t, store, k.user), peek(t, store, k.ip); u != tc.want || ip != tc.want {
 				t.Fatalf("counters user=%d ip=%d, want %d", u, ip, tc.want)
 			}
@@ -217,7 +218,7 @@ func TestOutcomes(t *testing.T) {
 
 func TestSuccessResets(t *testing.T) {
 	l, store, _ := newLimiter(t, Options{})
-	k := l.keys("alice", "192.0.2.1")
+	k := l.opts.Load().keys("alice", "192.0.2.1")
 	for range 9 {
 		if err := attempt(t, l, "alice", "192.0.2.1", Failure); err != nil {
 			t.Fatal(err)
@@ -249,7 +250,7 @@ func TestDoneOnce(t *testing.T) {
 	}
 	a.Done(t.Context(), Failure)
 	a.Done(t.Context(), Neutral) // ignored: a second call must not give the failure back
-	if n := peek(t, store, l.keys("alice", "").user); n != 1 {
+	if n := peek(t, store, l.opts.Load().keys("alice", "").user); n != 1 {
 		t.Fatalf("counter %d, want 1", n)
 	}
 	var nilAttempt *Attempt
@@ -279,7 +280,8 @@ func TestParallelBurst(t *testing.T) {
 		{"all in flight together", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l, store, _ := newLimiter(t, Options{UserFailures: 10, IPFailures: 1000})
+			// The refused 190 would wait for the held 10 to settle: keep that wait short.
+			l, store, _ := newLimiter(t, Options{UserFailures: 10, IPFailures: 1000, SettleWait: 50 * time.Millisecond})
 			var allowed atomic.Int64
 			var held sync.Mutex
 			var pending []*Attempt
@@ -310,7 +312,7 @@ func TestParallelBurst(t *testing.T) {
 			if got := allowed.Load(); got != 10 {
 				t.Fatalf("%d attempts allowed, want exactly 10", got)
 			}
-			k := l.keys("alice", "192.0.2.1")
+			k := l.opts.Load().keys("alice", "192.0.2.1")
 			// One lockout, not one per simultaneous failure.
 			if s, strikes := l.Stats(), peek(t, store, k.strikes); s.Lockouts != 1 || strikes != 1 || s.Rejected != 190 {
 				t.Fatalf("stats %+v, strikes %d", s, strikes)
@@ -353,7 +355,7 @@ func TestIPBudget(t *testing.T) {
 				t.Fatalf("got %v, want a 15 min IP refusal", err)
 			}
 			// The refused attempt gave its username reservation back.
-			if n := peek(t, store, l.keys("victim-"+tc.name, "").user); n != 0 {
+			if n := peek(t, store, l.opts.Load().keys("victim-"+tc.name, "").user); n != 0 {
 				t.Fatalf("username counter %d after an IP refusal", n)
 			}
 		})
@@ -364,21 +366,37 @@ func TestKeys(t *testing.T) {
 	l, store, _ := newLimiter(t, Options{Prefix: "sg:"})
 	// The caller namespaces the username: the manager app's alice is another account.
 	for range 10 {
-		if err := attempt(t, l, "manager:alice", "::ffff:192.0.2.1", Failure); err != nil {
+		if err := attempt(t, l, UserSubject("manager", "alice"), "::ffff:192.0.2.1", Failure); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := attempt(t, l, "alice", "192.0.2.2", Failure); err != nil {
+	if err := attempt(t, l, UserSubject("user", "alice"), "192.0.2.2", Failure); err != nil {
 		t.Fatalf("user namespace shares the manager's budget: %v", err)
 	}
-	for key, want := range map[string]int64{"sg:u:manager:alice": 10, "sg:ip:192.0.2.1": 10, "sg:l:manager:alice": 1, "sg:s:manager:alice": 1} {
+	h := userHash("manager:alice")
+	for key, want := range map[string]int64{"sg:{u:" + h + "}c": 10, "sg:{ip:192.0.2.1}c": 10, "sg:{u:" + h + "}l": 1,
+		"sg:{u:" + h + "}s": 1, "sg:{u:" + h + "}f": 0, "sg:{ip:192.0.2.1}f": 0} {
 		if n := peek(t, store, key); n != want {
 			t.Errorf("%s = %d, want %d", key, n, want)
 		}
 	}
+	// SPEC section 6: a hash of the username, never the name; a "{…}" in a name must not
+	// become the key's Redis Cluster hash tag (the first {…} of a key).
+	for _, name := range []string{"{victim}1", "user:{x}", "a}{b", "alice"} {
+		k := l.opts.Load().keys(name, "192.0.2.9")
+		for _, key := range []string{k.user, k.userFlight, k.lock, k.strikes} {
+			if strings.Contains(key, name) {
+				t.Errorf("key %q carries the raw username %q", key, name)
+			}
+			tag := key[strings.IndexByte(key, '{')+1 : strings.IndexByte(key, '}')]
+			if tag != "u:"+userHash(name) {
+				t.Errorf("key %q: hash tag %q, want the username's hash", key, tag)
+			}
+		}
+	}
 	// Begin runs before usernames are validated: a huge one must not make a huge key.
 	huge := string(make([]byte, 64<<10))
-	if k := l.keys(huge, ""); len(k.user) > 100 {
+	if k := l.opts.Load().keys(huge, ""); len(k.user) > 100 {
 		t.Fatalf("key for a 64 KiB username is %d bytes", len(k.user))
 	}
 }

@@ -32,6 +32,8 @@ const (
 	DefaultStoreTimeout = time.Second
 	DefaultStoreRetry   = 5 * time.Second
 	DefaultLocalMaxKeys = 100_000
+	// DefaultSettleWait is sso.timeout's default: an attempt in flight settles within it.
+	DefaultSettleWait = 10 * time.Second
 )
 
 // Options configures a [Limiter]. The zero value is usable: every zero field takes its
@@ -55,6 +57,10 @@ type Options struct {
 	// timeout per StoreRetry rather than one per login.
 	StoreTimeout time.Duration
 	StoreRetry   time.Duration
+	// SettleWait bounds how long an attempt waits when the budget is taken only by attempts
+	// still in flight (SPEC section 6: bounded by sso.timeout, which the gateway passes;
+	// default 10 s). Past it the attempt is refused with Retry-After 1 s.
+	SettleWait time.Duration
 	// LocalMaxKeys bounds the per-instance fallback counters (default 100 000 keys).
 	LocalMaxKeys int
 	// Prefix is put before every key, e.g. the store's redis_prefix.
@@ -91,6 +97,7 @@ func (o Options) withDefaults() Options {
 	o.StoreTimeout = orDur(o.StoreTimeout, DefaultStoreTimeout)
 	o.StoreRetry = orDur(o.StoreRetry, DefaultStoreRetry)
 	o.LocalMaxKeys = orInt(o.LocalMaxKeys, DefaultLocalMaxKeys)
+	o.SettleWait = orDur(o.SettleWait, DefaultSettleWait)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}

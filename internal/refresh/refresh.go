@@ -26,8 +26,9 @@ type Record struct {
 }
 
 // Batcher is implemented by stores that write many records in one operation (one
-// transaction, one pipeline): the gateway records a refresh token per successful login, and
-// one write per login would cost an fsync or a round trip each.
+// transaction, one pipeline), for bulk loads. The token endpoint does not use it: each login's
+// record must be stored before its answer leaves (SPEC section 2), so it calls PutRefresh and
+// relies on the store to coalesce concurrent writes (bbolt's Batch, Redis pipelining).
 type Batcher interface {
 	PutRefreshBatch(ctx context.Context, records []Record, ttl time.Duration) error
 }

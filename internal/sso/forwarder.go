@@ -65,15 +65,17 @@ type Unavailable struct {
 
 func (e *Unavailable) Error() string {
 	if e.Err != nil {
-		return fmt.Sprintf("sso of cluster %s unavailable: %s: %s", e.Cluster, e.Reason, redactPeerBytes(e.Err.Error()))
+		return fmt.Sprintf("sso of cluster %s unavailable: %s: %s", e.Cluster, e.Reason, RedactPeerBytes(e.Err.Error()))
 	}
 	return fmt.Sprintf("sso of cluster %s unavailable: %s", e.Cluster, e.Reason)
 }
 
-// redactPeerBytes cuts an error message where bytes the SSO sent start: fasthttp's errors
-// quote a malformed response line or header and a snippet of the buffer, which may hold a
-// token, and this error is logged (SPEC section 6: never a token in the logs).
-func redactPeerBytes(msg string) string {
+// RedactPeerBytes cuts a fasthttp error message where bytes the other side sent start:
+// fasthttp's errors quote a malformed request or response line or header and a snippet of the
+// buffer, which may hold a token, a password or an Authorization header, and these errors are
+// logged (SPEC section 6). It serves both directions: the SSO's answers here, the clients'
+// requests in the public listener's log (tokenapi).
+func RedactPeerBytes(msg string) string {
 	cut := len(msg)
 	for _, marker := range []string{`"`, "'", "`", "buffer size=", "contents:"} {
 		if i := strings.Index(msg, marker); i >= 0 && i < cut {
@@ -83,7 +85,7 @@ func redactPeerBytes(msg string) string {
 	if cut == len(msg) {
 		return msg
 	}
-	return strings.TrimRight(msg[:cut], " :,") + " [response bytes redacted]"
+	return strings.TrimRight(msg[:cut], " :,") + " [peer bytes redacted]"
 }
 
 func (e *Unavailable) Unwrap() error { return e.Err }
@@ -258,7 +260,7 @@ func (f *Forwarder) newUpstream(code, tokenURL string) (*upstream, error) {
 		RetryIfErr:                func(*fasthttp.Request, int, error) (bool, bool) { return false, false },
 		NoDefaultUserAgentHeader:  true,
 		DisablePathNormalizing:    true,
-		SecureErrorLogMessage:     true, // errors leave the SSO's bytes out (see redactPeerBytes)
+		SecureErrorLogMessage:     true, // errors leave the SSO's bytes out (see RedactPeerBytes)
 	}
 	settings := gobreaker.Settings{
 		Name:        code,
@@ -267,6 +269,10 @@ func (f *Forwarder) newUpstream(code, tokenURL string) (*upstream, error) {
 		ReadyToTrip: func(c gobreaker.Counts) bool {
 			return c.ConsecutiveFailures >= f.opts.BreakerFailures
 		},
+		// SPEC section 4: refusing a request because the pool has no free connection is the
+		// in-flight bound at work, not a failure of the SSO; counted, a burst would open the
+		// breaker of a healthy cluster.
+		IsExcluded: func(err error) bool { return errors.Is(err, fasthttp.ErrNoFreeConns) },
 	}
 	if f.opts.OnBreakerChange != nil {
 		settings.OnStateChange = func(name string, from, to gobreaker.State) {

@@ -146,3 +146,42 @@ func TestTokenURLChangeReplacesTheUpstream(t *testing.T) {
 		t.Fatalf("requests went to %v", got)
 	}
 }
+
+// SPEC section 4: a refusal by the in-flight bound never moves the breaker. The pool is made
+// smaller than the bound so that fasthttp itself refuses (ErrNoFreeConns), the path the
+// in-flight counter does not cover (a connection not yet back in the pool).
+func TestNoFreeConnsDoesNotMoveTheBreaker(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(200 * time.Millisecond)
+		w.Write([]byte(`{"access_token":"a"}`))
+	}))
+	defer srv.Close()
+	f := New(Options{BreakerFailures: 1, BreakerOpenFor: time.Minute, MaxInFlight: 16})
+	c := cluster(srv.URL)
+	up, err := f.upstream(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up.client.MaxConns = 1
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	reasons := map[string]int{}
+	for range 6 {
+		wg.Go(func() {
+			_, err := forward(t, f, c)
+			mu.Lock()
+			reasons[reason(err)]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if reasons["too many requests in flight"] == 0 || reasons[""] == 0 {
+		t.Fatalf("answers by reason: %v; want successes and in-flight refusals", reasons)
+	}
+	if st := f.BreakerState("C"); st != "closed" {
+		t.Fatalf("breaker %s after in-flight refusals (breaker_failures 1)", st)
+	}
+	if code, err := forward(t, f, c); err != nil || code != 200 {
+		t.Fatalf("after the burst: %d %v", code, err)
+	}
+}

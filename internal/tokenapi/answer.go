@@ -51,6 +51,7 @@ var (
 	errEmptyPassword    = &gatewayError{word: errInvalidRequest, message: "密码不能为空", description: "密码不能为空"}
 	errBadUsername      = &gatewayError{word: errInvalidRequest, message: "请求参数错误", description: "用户名格式不正确"}
 	errRepeatedParam    = &gatewayError{word: errInvalidRequest, message: "请求参数错误", description: "请求参数重复"}
+	errTooManyParams    = &gatewayError{word: errInvalidRequest, message: "请求参数错误", description: "请求参数过多"}
 	errBadEncoding      = &gatewayError{word: errInvalidRequest, message: "请求参数错误", description: "请求参数不是有效的 UTF-8 文本"}
 	errBadContentType   = &gatewayError{word: errInvalidRequest, message: "请求参数错误", description: "请求体必须是 application/x-www-form-urlencoded 表单"}
 	errMissingRefresh   = &gatewayError{word: errInvalidRequest, message: "请求参数错误", description: "缺少 refresh_token 参数"}

@@ -10,17 +10,19 @@ import (
 // LimitListener bounds the simultaneous connections of the public listener (SPEC section 6).
 // Past the bound a new connection is answered at once with a JSON 503 carrying code 1002 and
 // closed: a client always gets an answer it can parse, never a hang in the accept queue nor
-// fasthttp's plain-text refusal. max <= 0 means no bound.
+// fasthttp's plain-text refusal. max <= 0 means no bound. Its connections can also be closed
+// lingeringly (see lingerConn), which a refused upload needs.
 func LimitListener(ln net.Listener, max int) net.Listener {
-	if max <= 0 {
-		return ln
+	l := &limitListener{Listener: ln}
+	if max > 0 {
+		l.slots = make(chan struct{}, max)
 	}
-	return &limitListener{Listener: ln, slots: make(chan struct{}, max)}
+	return l
 }
 
 type limitListener struct {
 	net.Listener
-	slots chan struct{}
+	slots chan struct{} // nil: no bound
 }
 
 var busyAnswer = func() []byte {
@@ -37,9 +39,12 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
+		if l.slots == nil {
+			return &limitConn{lingerConn: lingerConn{Conn: c}, release: func() {}}, nil
+		}
 		select {
 		case l.slots <- struct{}{}:
-			return &limitConn{Conn: c, release: func() { <-l.slots }}, nil
+			return &limitConn{lingerConn: lingerConn{Conn: c}, release: func() { <-l.slots }}, nil
 		default:
 			go refuse(c)
 		}
@@ -53,13 +58,14 @@ func refuse(c net.Conn) {
 }
 
 type limitConn struct {
-	net.Conn
+	lingerConn
 	once    sync.Once
 	release func()
 }
 
+// Close lingers first when asked to; the slot is held until the connection is really gone.
 func (c *limitConn) Close() error {
-	err := c.Conn.Close()
+	err := c.lingerConn.Close()
 	c.once.Do(c.release)
 	return err
 }

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -18,12 +19,23 @@ import (
 	"github.com/ssogate/ssogate/internal/sso"
 )
 
-// Resolver finds clusters; *directory.Directory implements it.
+// Resolver finds clusters; *directory.Directory implements it. Route normalises a login's
+// username once (the canonical name keys its rate limits) and resolves it afterwards.
 type Resolver interface {
-	ResolveNormalized(ctx context.Context, ns directory.Namespace, name, inviteCode string) (directory.Cluster, error)
+	Route(ns directory.Namespace, username string) (directory.Route, error)
 	Cluster(inviteCode string) (directory.Cluster, error)
-	NormalizeUsername(name string) (string, error)
 }
+
+// Limiter reserves brute-force budget for a password login (SPEC section 6); a nil
+// *ratelimit.Limiter, which allows everything, is a valid one.
+type Limiter interface {
+	Begin(ctx context.Context, username, ip string) (*ratelimit.Attempt, error)
+}
+
+var (
+	_ Resolver = (*directory.Directory)(nil)
+	_ Limiter  = (*ratelimit.Limiter)(nil)
+)
 
 // Forwarder sends a token request to a cluster's SSO; *sso.Forwarder implements it.
 type Forwarder interface {
@@ -42,8 +54,12 @@ type Options struct {
 	// Refresh records refresh tokens handed out (nil: refresh grants need clusterCode).
 	Refresh    refresh.Store
 	RefreshTTL time.Duration // default 30 days
+	// RefreshLocal says the Refresh store serves this one process (embedded): records
+	// are visible at once from an in-process pending view and stored in batches. Otherwise
+	// (a shared store) each record is written before its login answer is sent.
+	RefreshLocal bool
 	// Limiter applies brute-force limits to password logins (nil: disabled).
-	Limiter        *ratelimit.Limiter
+	Limiter        Limiter
 	TrustedProxies []netip.Prefix
 	StoreTimeout   time.Duration // default 1 s
 	Recorder       Recorder
@@ -54,9 +70,13 @@ type Options struct {
 	MaxBodyBytes int
 }
 
+// defaultMaxBody is max_body_bytes's default (SPEC section 2: 64 KiB).
+const defaultMaxBody = 64 << 10
+
 // Handler serves POST /oauth/token.
 type Handler struct {
 	opts     Options
+	trusted  atomic.Pointer[[]netip.Prefix] // Options.TrustedProxies, replaceable at run time
 	reqPool  sync.Pool
 	recorder *refreshRecorder
 }
@@ -73,17 +93,18 @@ func New(opts Options) *Handler {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.MaxBodyBytes <= 0 {
-		opts.MaxBodyBytes = 64 << 10
+		opts.MaxBodyBytes = defaultMaxBody
 	}
 	h := &Handler{opts: opts}
+	h.SetTrustedProxies(opts.TrustedProxies)
 	h.reqPool.New = func() any { return new(tokenRequest) }
 	if opts.Refresh != nil {
-		h.recorder = newRefreshRecorder(opts.Refresh, opts.RefreshTTL, opts.StoreTimeout, opts.Logger)
+		h.recorder = newRefreshRecorder(opts.Refresh, opts.RefreshTTL, opts.StoreTimeout, opts.Logger, opts.RefreshLocal, refreshQueue)
 	}
 	return h
 }
 
-// Close flushes and stops the background refresh-token writer.
+// Close writes the refresh-token records still pending and stops their writer.
 func (h *Handler) Close() {
 	if h.recorder != nil {
 		h.recorder.close()
@@ -103,7 +124,7 @@ type exchange struct {
 	ctx       *fasthttp.RequestCtx
 	req       *tokenRequest
 	requestID string
-	ip        netip.Addr
+	origin    origin // client address, forwarded chain and proto, derived once
 	cluster   string
 	code      int
 	ssoStatus int
@@ -114,7 +135,7 @@ type exchange struct {
 func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
 	x := exchange{ctx: ctx, requestID: requestID(ctx.Request.Header.Peek("X-Request-Id"))}
-	x.ip = h.clientIP(ctx)
+	h.deriveOrigin(ctx, &x.origin)
 	ctx.Response.Header.Set("X-Request-Id", x.requestID)
 	defer func() {
 		elapsed := time.Since(start)
@@ -123,7 +144,7 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 		}
 		if h.opts.AccessLog {
 			h.opts.Logger.LogAttrs(context.Background(), slog.LevelInfo, "access",
-				slog.String("request_id", x.requestID), slog.String("ip", x.ip.String()),
+				slog.String("request_id", x.requestID), slog.String("ip", x.origin.client.String()),
 				slog.String("grant", x.grantWord), slog.String("cluster", x.cluster),
 				slog.Int("code", x.code), slog.Int("sso_status", x.ssoStatus),
 				slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000))
@@ -189,8 +210,7 @@ func (h *Handler) password(x *exchange) {
 		h.writeError(x, errEmptyPassword)
 		return
 	}
-	ns := directory.NamespaceFor(req.client)
-	name, err := h.opts.Directory.NormalizeUsername(req.username)
+	route, err := h.opts.Directory.Route(directory.NamespaceFor(req.client), req.username)
 	if err != nil {
 		h.writeError(x, errBadUsername)
 		return
@@ -198,7 +218,7 @@ func (h *Handler) password(x *exchange) {
 	bg := context.Background()
 	outcome := ratelimit.Neutral
 	if h.opts.Limiter != nil {
-		attempt, err := h.opts.Limiter.Begin(bg, string(ns)+":"+name, x.ip.String())
+		attempt, err := h.opts.Limiter.Begin(bg, ratelimit.UserSubject(string(route.Namespace), route.Name), x.origin.client.String())
 		var limited *ratelimit.LimitedError
 		if errors.As(err, &limited) {
 			secs := int((limited.RetryAfter + time.Second - 1) / time.Second)
@@ -210,7 +230,7 @@ func (h *Handler) password(x *exchange) {
 			defer func() { attempt.Done(bg, outcome) }()
 		}
 	}
-	cluster, err := h.opts.Directory.ResolveNormalized(bg, ns, name, req.clusterCode)
+	cluster, err := route.Resolve(bg, req.clusterCode)
 	if err != nil {
 		outcome = h.writeResolveError(x, err)
 		return
@@ -257,19 +277,27 @@ func (h *Handler) refreshGrant(x *exchange) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.opts.StoreTimeout)
-	code, err := h.opts.Refresh.GetRefresh(ctx, refresh.Key(req.refreshToken))
+	code, err := h.recorder.lookup(ctx, refresh.Key(req.refreshToken))
 	cancel()
 	switch {
-	case errors.Is(err, directory.ErrNotFound):
+	case isNotFound(err):
 		h.writeError(x, errUnknownRefresh)
 		return
 	case err != nil:
+		// Store down or slow: say so, never invalid_grant (apps log the user out on it).
 		h.opts.Logger.Warn("refresh record unavailable", "request_id", x.requestID, "err", err)
 		h.writeError(x, errDirUnavailable)
 		return
 	}
 	cluster, err := h.opts.Directory.Cluster(code)
-	if err != nil {
+	switch {
+	case errors.Is(err, directory.ErrUnavailable):
+		// The cluster table is not loaded (a start with the store down): the token may well
+		// be valid, and invalid_grant would log the user out (SPEC section 2).
+		h.opts.Logger.Warn("refresh: cluster table unavailable", "request_id", x.requestID, "err", err)
+		h.writeError(x, errDirUnavailable)
+		return
+	case err != nil:
 		h.writeError(x, errUnknownRefresh) // the issuing cluster is gone or disabled
 		return
 	}
@@ -301,8 +329,8 @@ func (h *Handler) forward(x *exchange, c *directory.Cluster) ratelimit.Outcome {
 	call := sso.Call{
 		Body:          x.req.fwd.AppendBytes(nil),
 		Authorization: x.req.authorization,
-		ForwardedFor:  forwardedFor(x.ctx),
-		Proto:         h.proto(x.ctx),
+		ForwardedFor:  x.origin.xff,
+		Proto:         x.origin.proto,
 		RequestID:     x.requestID,
 	}
 	resp := fasthttp.AcquireResponse()
@@ -320,7 +348,7 @@ func (h *Handler) forward(x *exchange, c *directory.Cluster) ratelimit.Outcome {
 	case ok && ok2xx:
 		if _, has := obj.stringValue("access_token"); has {
 			if rt, has := obj.stringValue("refresh_token"); has && rt != "" && h.recorder != nil {
-				h.recorder.record(refresh.Key(rt), c.Code)
+				h.recorder.record(x.requestID, rt, c.Code)
 			}
 			h.write(x, CodeOK, appendSuccess(h.body(x), &obj, c))
 			return ratelimit.Success
@@ -360,43 +388,6 @@ func (h *Handler) write(x *exchange, code int, body []byte) {
 	r.Header.Set("Cache-Control", "no-store")
 	r.Header.Set("Pragma", "no-cache")
 	r.SwapBody(body)
-}
-
-func (h *Handler) clientIP(ctx *fasthttp.RequestCtx) netip.Addr {
-	remote, _ := netip.AddrFromSlice(ctx.RemoteIP())
-	remote = remote.Unmap()
-	if len(h.opts.TrustedProxies) == 0 {
-		return remote
-	}
-	return ratelimit.ClientIP(remote, string(ctx.Request.Header.Peek("X-Forwarded-For")), h.opts.TrustedProxies)
-}
-
-func (h *Handler) proto(ctx *fasthttp.RequestCtx) string {
-	if ctx.IsTLS() {
-		return "https"
-	}
-	if len(h.opts.TrustedProxies) > 0 {
-		remote, _ := netip.AddrFromSlice(ctx.RemoteIP())
-		for _, p := range h.opts.TrustedProxies {
-			if p.Contains(remote.Unmap()) {
-				if v := string(ctx.Request.Header.Peek("X-Forwarded-Proto")); v == "https" || v == "http" {
-					return v
-				}
-			}
-		}
-	}
-	return "http"
-}
-
-// forwardedFor appends the immediate peer to the X-Forwarded-For received, as proxies do.
-func forwardedFor(ctx *fasthttp.RequestCtx) []byte {
-	peer, _ := netip.AddrFromSlice(ctx.RemoteIP())
-	prior := ctx.Request.Header.Peek("X-Forwarded-For")
-	out := make([]byte, 0, len(prior)+48)
-	if len(prior) > 0 {
-		out = append(append(out, prior...), ", "...)
-	}
-	return peer.Unmap().AppendTo(out)
 }
 
 // requestID keeps a client's X-Request-Id when it is short and plain, else makes one.

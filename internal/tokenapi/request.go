@@ -46,7 +46,7 @@ func parseRequest(ctx *fasthttp.RequestCtx, r *tokenRequest) *gatewayError {
 	post := ctx.PostArgs() // empty unless the body is a form
 	query := ctx.QueryArgs()
 	if post.Len()+query.Len() > maxParams {
-		problem = cmp.Or(problem, errRepeatedParam)
+		problem = cmp.Or(problem, errTooManyParams)
 	}
 	problem = cmp.Or(problem, checkArgs(post), checkArgs(query))
 

@@ -1,6 +1,7 @@
 package tokenapi
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/ssogate/ssogate/internal/sso"
 )
 
 // Limits protect the public listener from slow or huge clients (SPEC section 6).
@@ -40,10 +43,13 @@ func NewServer(h *Handler, l Limits, logger *slog.Logger) *fasthttp.Server {
 		WriteTimeout:   l.WriteTimeout,
 		IdleTimeout:    l.IdleTimeout,
 		ReadBufferSize: l.MaxHeaderBytes,
-		// fasthttp drops the connection on a body over its limit, so a client still sending
-		// would see a broken pipe instead of the 413. It reads up to 16× the limit (at least
-		// 1 MiB) and the handler answers 413 itself; only bodies beyond that are cut off.
-		MaxRequestBodySize: max(16*l.MaxBodyBytes, 1<<20),
+		// Exactly the limit (SPEC section 2: no connection makes the gateway hold more than
+		// the body limit for it). fasthttp refuses a Content-Length over it before reading
+		// or allocating anything, and a chunked body as soon as it passes it; serveParseError
+		// answers 413 and the connection closes lingeringly, so a client still uploading
+		// reads the answer instead of a reset. (fasthttp allocates an announced length up to
+		// this limit at once: 400 idle connections announcing 1 MiB once held 435 MB.)
+		MaxRequestBodySize: cmp.Or(l.MaxBodyBytes, defaultMaxBody),
 		Concurrency:        l.MaxConns,
 		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
 			return fasthttp.RequestConfig{ReadTimeout: bodyTimeout}
@@ -66,6 +72,7 @@ func (h *Handler) serveParseError(ctx *fasthttp.RequestCtx, err error) {
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		h.writeError(&x, errBodyTooLarge)
+		lingerOnClose(ctx.Conn())
 	case errors.As(err, &small), errors.Is(err, fasthttp.ErrSmallReadBuffer):
 		h.writeError(&x, errHeaderTooLarge)
 	case errors.Is(err, os.ErrDeadlineExceeded):
@@ -88,22 +95,8 @@ func (f fasthttpLogger) Printf(format string, args ...any) {
 	// first quoted part (SPEC section 6: never the password, secret or Authorization header).
 	for i, a := range args {
 		if err, ok := a.(error); ok {
-			args[i] = redactClientBytes(err.Error())
+			args[i] = sso.RedactPeerBytes(err.Error())
 		}
 	}
 	f.l.Debug("fasthttp", "detail", strings.TrimSpace(fmt.Sprintf(format, args...)))
-}
-
-// redactClientBytes cuts a fasthttp error message where request bytes start.
-func redactClientBytes(msg string) string {
-	cut := len(msg)
-	for _, marker := range []string{`"`, "'", "`", "buffer size=", "contents:"} {
-		if i := strings.Index(msg, marker); i >= 0 && i < cut {
-			cut = i
-		}
-	}
-	if cut == len(msg) {
-		return msg
-	}
-	return strings.TrimRight(msg[:cut], " :,") + " [request bytes redacted]"
 }

@@ -120,9 +120,10 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// Batch runs independent counter operations in one pipeline (ratelimit.BatchCounters). Should
-// the server have lost the scripts (a restart, a failover), the batch is run again one
-// operation at a time, which loads them.
+// Batch runs independent counter operations in one pipeline (ratelimit.BatchCounters). Each
+// operation is one call of counterLua, so a server that lost its scripts (a restart, a
+// failover, a cluster node that never ran them) refuses all of its operations, which
+// evalMulti sends again with the source, in their order.
 func (s *Store) Batch(ctx context.Context, ops []ratelimit.Op) []ratelimit.Result {
 	out := make([]ratelimit.Result, len(ops))
 	ctx, cancel, err := s.op(ctx)
@@ -133,27 +134,22 @@ func (s *Store) Batch(ctx context.Context, ops []ratelimit.Op) []ratelimit.Resul
 		return out
 	}
 	defer cancel()
-	b := s.client.B()
-	cmds := make(rueidis.Commands, len(ops))
+	calls := make([]scriptCall, len(ops))
 	for i, o := range ops {
-		key := s.keys.counter(o.Key)
+		key := []string{s.keys.counter(o.Key)}
 		switch o.Kind {
 		case ratelimit.OpAdd:
 			if o.TTL < time.Millisecond {
-				return s.batchOneByOne(ctx, ops)
+				return s.batchOneByOne(ctx, ops) // Add reports the bad ttl
 			}
-			cmds[i] = b.Evalsha().Sha1(addLua.sha).Numkeys(1).Key(key).
-				Arg(strconv.FormatInt(o.Delta, 10), strconv.FormatInt(o.TTL.Milliseconds(), 10)).Build()
+			calls[i] = scriptCall{key, []string{"add", strconv.FormatInt(o.Delta, 10), strconv.FormatInt(o.TTL.Milliseconds(), 10)}}
 		case ratelimit.OpPeek:
-			cmds[i] = b.Evalsha().Sha1(peekLua.sha).Numkeys(1).Key(key).Build()
+			calls[i] = scriptCall{key, []string{"peek"}}
 		default:
-			cmds[i] = b.Del().Key(key).Build()
+			calls[i] = scriptCall{key, []string{"del"}}
 		}
 	}
-	for i, r := range s.client.DoMulti(ctx, cmds...) {
-		if e, ok := rueidis.IsRedisErr(r.Error()); ok && e.IsNoScript() {
-			return s.batchOneByOne(ctx, ops)
-		}
+	for i, r := range s.evalMulti(ctx, counterLua, calls) {
 		switch ops[i].Kind {
 		case ratelimit.OpAdd:
 			out[i].Value, out[i].Err = r.AsInt64()

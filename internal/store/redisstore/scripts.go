@@ -203,3 +203,24 @@ var peekLua = newScript(`
 local v = redis.call('GET', KEYS[1])
 if not v then return {0, 0} end
 return {tonumber(v), redis.call('PTTL', KEYS[1])}`)
+
+// counterLua is one counter operation of a batch (ratelimit.BatchCounters): ARGV[1] is "add"
+// (ARGV[2] delta, ARGV[3] ttl ms, as addLua), "peek" (as peekLua) or "del". One script for
+// all three means a server that lost its scripts refuses every operation of a batch sent to
+// it, so they are sent again in their order — a DEL outside the script would run before the
+// additions retried after it.
+var counterLua = newScript(`
+local op = ARGV[1]
+if op == 'add' then
+  local v = redis.call('INCRBY', KEYS[1], ARGV[2])
+  if redis.call('PTTL', KEYS[1]) == -1 then
+    redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  end
+  return v
+elseif op == 'peek' then
+  local v = redis.call('GET', KEYS[1])
+  if not v then return {0, 0} end
+  return {tonumber(v), redis.call('PTTL', KEYS[1])}
+end
+redis.call('DEL', KEYS[1])
+return 0`)

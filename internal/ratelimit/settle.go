@@ -1,0 +1,180 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// Settling an attempt: Done and what it runs in the store.
+
+// Done records the attempt's outcome; calls after the first, and calls on a nil Attempt, do
+// nothing. Like Begin it ignores ctx's cancellation: a client hanging up after a wrong
+// password must not erase the failure. If the store fails, a failure is counted in this
+// instance instead; a lost give-back (success, neutral) leaves the attempt counted.
+func (a *Attempt) Done(ctx context.Context, outcome Outcome) {
+	if a == nil || !a.done.CompareAndSwap(false, true) {
+		return
+	}
+	if outcome > Neutral {
+		outcome = Failure // unknown outcomes count, like the zero value
+	}
+	l, o := a.l, a.o
+	ctx = context.WithoutCancel(ctx)
+	if a.store == Counters(l.local) { // began in fallback, or no shared store
+		l.noteErr(l.finish(ctx, l.local, a, outcome))
+		return
+	}
+	err := errStoreResting
+	if l.shared(o) != nil {
+		sctx, cancel := context.WithTimeout(ctx, o.StoreTimeout)
+		err = l.finish(sctx, a.store, a, outcome)
+		cancel()
+	}
+	if err == nil {
+		l.storeOK(o)
+		return
+	}
+	if err != errStoreResting {
+		l.storeFailed(o, err)
+	}
+	if outcome != Failure {
+		return
+	}
+	l.fallbacks.Add(1)
+	if a.k.user != "" {
+		_, _ = l.local.Add(ctx, a.k.user, 1, o.UserWindow) // Local fails only on ttl ≤ 0
+	}
+	if a.k.ip != "" {
+		_, _ = l.local.Add(ctx, a.k.ip, 1, o.IPWindow)
+	}
+	l.noteErr(l.lockIfFull(ctx, l.local, a, nil))
+}
+
+// errStoreResting stands for the store being skipped after a recent failure.
+var errStoreResting = errors.New("ratelimit: shared store resting after an error")
+
+func (l *Limiter) finish(ctx context.Context, s Counters, a *Attempt, outcome Outcome) error {
+	o, k := a.o, a.k
+	flights := []undoKey{{k.userFlight, o.UserWindow}, {k.ipFlight, o.IPWindow}}
+	switch outcome {
+	case Success:
+		var del []Op
+		if k.user != "" {
+			del = append(del, Op{Kind: OpDelete, Key: k.user})
+		}
+		return l.undo(ctx, s, del, append([]undoKey{{k.ip, o.IPWindow}}, flights...)...)
+	case Neutral:
+		return l.undo(ctx, s, nil, append([]undoKey{{k.user, o.UserWindow}, {k.ip, o.IPWindow}}, flights...)...)
+	default: // Failure: keep the reservation, leave the flight
+		return l.lockIfFull(ctx, s, a, flights)
+	}
+}
+
+// lockIfFull lowers the in-flight counters named (a failure settling), then locks the
+// username when its recorded failures have reached the limit. Reading the counter before its
+// in-flight count can only under-count the failures, so a lock never comes early; should it
+// come late, the full counter refuses in the meantime.
+//
+// Only the caller whose Add creates the lock key counts a strike, so simultaneous failures
+// start one lockout, not one each (which would jump straight to LockoutMax).
+func (l *Limiter) lockIfFull(ctx context.Context, s Counters, a *Attempt, flights []undoKey) error {
+	o, k := a.o, a.k
+	var ops []Op
+	for _, f := range flights {
+		if f.key != "" {
+			ops = append(ops, Op{Kind: OpAdd, Key: f.key, Delta: -1, TTL: f.ttl})
+		}
+	}
+	if k.user != "" {
+		ops = append(ops, Op{Kind: OpPeek, Key: k.user}, Op{Kind: OpPeek, Key: k.userFlight}, Op{Kind: OpPeek, Key: k.strikes})
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	res := l.run(ctx, s, ops)
+	var err error
+	var fix []Op
+	for i, r := range res {
+		err = errors.Join(err, r.Err)
+		if r.Err == nil && ops[i].Kind == OpAdd && r.Value < 0 {
+			fix = append(fix, Op{Kind: OpAdd, Key: ops[i].Key, Delta: 1, TTL: ops[i].TTL})
+		}
+	}
+	if len(fix) > 0 {
+		for _, r := range l.run(ctx, s, fix) {
+			err = errors.Join(err, r.Err)
+		}
+	}
+	if err != nil || k.user == "" {
+		return err
+	}
+	n := len(res)
+	counter, inFlight, strikes := res[n-3].Value, max(res[n-2].Value, 0), res[n-1].Value
+	if counter-inFlight < int64(o.UserFailures) {
+		return nil
+	}
+	d := o.lockoutFor(strikes + 1)
+	created, err := s.Add(ctx, k.lock, 1, d)
+	if err != nil || created != 1 {
+		return err
+	}
+	if _, err := s.Add(ctx, k.strikes, 1, o.StrikeWindow); err != nil {
+		return err
+	}
+	l.lockouts.Add(1)
+	// Usernames may be logged; passwords never reach this package.
+	o.Logger.LogAttrs(ctx, slog.LevelWarn, "ratelimit: username locked out",
+		slog.String("username", a.username), slog.Int64("lockout", strikes+1), slog.Duration("duration", d))
+	return nil
+}
+
+// lockoutFor is the length of the n-th lockout within StrikeWindow: LockoutBase·2^(n-1),
+// capped at LockoutMax (OWASP: grow the delay instead of locking for good).
+func (o *Options) lockoutFor(n int64) time.Duration {
+	d := o.LockoutBase
+	for i := int64(1); i < n && d < o.LockoutMax; i++ {
+		if d > o.LockoutMax/2 {
+			return o.LockoutMax
+		}
+		d *= 2
+	}
+	return min(d, o.LockoutMax)
+}
+
+// undoKey is a reservation to give back: a counter and its window.
+type undoKey struct {
+	key string
+	ttl time.Duration
+}
+
+// undo gives reservations back (and runs extra operations, such as a success's delete, in the
+// same batch), in the order given. If a counter expired or was reset meanwhile, Add(-1)
+// recreates it at -1, which would hand out a free attempt; the caller that drove it below zero
+// puts its own unit back, so the counter settles at 0.
+func (l *Limiter) undo(ctx context.Context, s Counters, extra []Op, keys ...undoKey) error {
+	ops := extra
+	for _, k := range keys {
+		if k.key != "" {
+			ops = append(ops, Op{Kind: OpAdd, Key: k.key, Delta: -1, TTL: k.ttl})
+		}
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	var err error
+	var fix []Op
+	for i, r := range l.run(ctx, s, ops) {
+		err = errors.Join(err, r.Err)
+		if r.Err == nil && ops[i].Kind == OpAdd && r.Value < 0 {
+			fix = append(fix, Op{Kind: OpAdd, Key: ops[i].Key, Delta: 1, TTL: ops[i].TTL})
+		}
+	}
+	if len(fix) > 0 {
+		for _, r := range l.run(ctx, s, fix) {
+			err = errors.Join(err, r.Err)
+		}
+	}
+	return err
+}
