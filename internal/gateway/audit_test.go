@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -64,5 +65,29 @@ clusters:
 	}
 	if create.Before != nil || create.After.Name != "first" || rename.Before.Name != "first" || rename.After.Name != "second" {
 		t.Fatalf("before/after wrong: create %+v, rename %+v → %+v", create, rename.Before, rename.After)
+	}
+}
+
+// SPEC section 9: clearing a lockout is audited, for a username and for an address.
+func TestLockoutClearIsAudited(t *testing.T) {
+	e := startGateway(t, &syncBuffer{}, nil, nil)
+	for _, q := range []string{"username=Alice&client=manager", "ip=127.0.0.1"} {
+		req, _ := http.NewRequest(http.MethodDelete, e.adminBase+"/admin/lockouts?"+q, nil)
+		req.Header.Set("Authorization", "Bearer "+e.adminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("DELETE /admin/lockouts?%s: %d", q, resp.StatusCode)
+		}
+	}
+	entries, _, err := e.g.Directory().AuditLog(context.Background(), audit.Query{Filter: audit.Filter{Action: audit.ActionLockoutClear}, Limit: 10})
+	if err != nil || len(entries) != 2 {
+		t.Fatalf("lockout entries = %+v, %v", entries, err)
+	}
+	if ip, user := entries[0], entries[1]; ip.Target != "ip:127.0.0.1" || user.Target != "user:Alice" || user.Namespace != "manager" || user.Actor != "admin" {
+		t.Fatalf("entries = %+v, %+v", user, ip)
 	}
 }
