@@ -34,6 +34,7 @@ usage:
   ssogate lockout get|clear (--user U | --ip IP) [--manager]
   ssogate cluster list | get CODE | put CODE --name N --sso-url U --server-url U [--token-url U] [--disabled] | rm CODE
   ssogate user bind CODE USER | unbind CODE USER | lookup USER | list CODE | import CODE FILE   [--manager]
+  ssogate user sync CODE FILE|- [--dry-run] [--max-removals N] [--manager]   reconcile from a complete list
   ssogate version
 
 admin commands take --admin-url (env SSOGATE_ADMIN_URL) and --admin-token (env SSOGATE_ADMIN_TOKEN).

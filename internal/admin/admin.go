@@ -2,8 +2,6 @@ package admin
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -19,6 +17,9 @@ type Options struct {
 	// Token is the admin bearer token. An empty token locks every /admin/ path (fail closed):
 	// the caller is expected to generate one when none is configured (SPEC section 5).
 	Token string
+	// Tokens, when set, is the set of accepted tokens (scoped tokens, SPEC section 8) and
+	// Token is ignored; the caller may replace its content at run time (Tokens.Set).
+	Tokens *Tokens
 	// Metrics is served at GET /metrics without a token; nil answers 404.
 	Metrics http.Handler
 	// Ready reports readiness for /readyz; nil uses Directory.Ready (store reachable).
@@ -28,6 +29,10 @@ type Options struct {
 	// BreakerState, when set, adds a "breaker" field to each cluster rendered by
 	// GET /admin/clusters and GET /admin/clusters/{code}.
 	BreakerState func(code string) string
+	// SyncStatus backs GET /admin/clusters/{code}/sync (SPEC section 8): the scheduled sync's
+	// status of a cluster, rendered as JSON; ErrNotFound (wrapped) for an unknown cluster.
+	// nil answers 404.
+	SyncStatus func(ctx context.Context, code string) (any, error)
 	// MaxBodyBytes bounds JSON request bodies (default 64 KiB). The bulk import is streamed
 	// and not bounded by it.
 	MaxBodyBytes int64
@@ -49,12 +54,11 @@ const DefaultMaxBodyBytes = 64 << 10
 const readyTimeout = 3 * time.Second
 
 type server struct {
-	dir       *directory.Directory
-	tokenHash [sha256.Size]byte
-	hasToken  bool
-	opts      Options
-	log       *slog.Logger
-	mux       *http.ServeMux
+	dir    *directory.Directory
+	tokens *Tokens
+	opts   Options
+	log    *slog.Logger
+	mux    *http.ServeMux
 }
 
 // New returns the admin API handler. It panics when opts.Directory is nil, a wiring bug.
@@ -72,12 +76,15 @@ func New(opts Options) http.Handler {
 		opts.Ready = opts.Directory.Ready
 	}
 	s := &server{dir: opts.Directory, opts: opts, log: opts.Logger, mux: http.NewServeMux()}
-	if opts.Token != "" {
-		// Comparing fixed-size digests keeps the comparison constant-time in the token's
-		// length as well as its content.
-		s.tokenHash = sha256.Sum256([]byte(opts.Token))
-		s.hasToken = true
-	} else {
+	s.tokens = opts.Tokens
+	if s.tokens == nil {
+		var list []Token
+		if opts.Token != "" {
+			list = append(list, LegacyToken(opts.Token))
+		}
+		s.tokens, _ = NewTokens(list) // a legacy token's scope is always valid
+	}
+	if s.tokens.Len() == 0 {
 		s.log.Warn("admin: no admin token configured; every /admin/ request will be refused")
 	}
 	s.routes()
@@ -91,18 +98,26 @@ func (s *server) routes() {
 	if s.opts.Metrics != nil {
 		m.Handle("GET /metrics", s.opts.Metrics)
 	}
-	m.HandleFunc("GET /admin/clusters", s.listClusters)
-	m.HandleFunc("GET /admin/clusters/{code}", s.getCluster)
-	m.HandleFunc("PUT /admin/clusters/{code}", s.putCluster)
-	m.HandleFunc("DELETE /admin/clusters/{code}", s.deleteCluster)
-	m.HandleFunc("PUT /admin/clusters/{code}/users/{username}", s.bind)
-	m.HandleFunc("DELETE /admin/clusters/{code}/users/{username}", s.unbind)
-	m.HandleFunc("POST /admin/clusters/{code}/users", s.bulkBind)
-	m.HandleFunc("GET /admin/clusters/{code}/users", s.listUsers)
-	m.HandleFunc("GET /admin/users/{username}", s.lookupUser)
-	m.HandleFunc("GET /admin/audit", s.auditLog)
+	// Every /admin/ route states who may use it (SPEC section 8: a cluster-scoped token
+	// only reaches its own cluster's binding routes).
+	admin := func(pattern string, h http.HandlerFunc) { m.HandleFunc(pattern, Require(RouteAdmin, h)) }
+	bindings := func(pattern string, h http.HandlerFunc) { m.HandleFunc(pattern, Require(RouteClusterBindings, h)) }
+	admin("GET /admin/clusters", s.listClusters)
+	admin("GET /admin/clusters/{code}", s.getCluster)
+	admin("PUT /admin/clusters/{code}", s.putCluster)
+	admin("DELETE /admin/clusters/{code}", s.deleteCluster)
+	bindings("PUT /admin/clusters/{code}/users/{username}", s.bind)
+	bindings("DELETE /admin/clusters/{code}/users/{username}", s.unbind)
+	bindings("POST /admin/clusters/{code}/users", s.bulkBind)
+	bindings("PUT /admin/clusters/{code}/users", s.reconcile)
+	bindings("GET /admin/clusters/{code}/users", s.listUsers)
+	admin("GET /admin/users/{username}", s.lookupUser)
+	if s.opts.SyncStatus != nil {
+		admin("GET /admin/clusters/{code}/sync", s.syncStatus)
+	}
+	admin("GET /admin/audit", s.auditLog)
 	if s.opts.Reload != nil {
-		m.HandleFunc("POST /admin/reload", s.reload)
+		admin("POST /admin/reload", s.reload)
 	}
 	s.lockoutRoutes()
 }
@@ -115,29 +130,36 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w}
 	w = rec
 	w.Header().Set("Cache-Control", "no-store")
+	var actor string
 	defer func() {
-		// Never log headers: the Authorization header carries the admin token.
+		// Never log headers: the Authorization header carries the admin token. The actor is
+		// the token's name, never the token.
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "admin request",
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.statusCode()),
 			slog.Duration("latency", time.Since(start)),
 			slog.Int64("bytes", rec.bytes),
-			slog.String("remote", r.RemoteAddr))
+			slog.String("remote", r.RemoteAddr),
+			slog.String("actor", actor))
 	}()
 
-	if isAdminPath(r.URL.Path) && !authenticated(r.Context()) && !s.authorized(r) {
-		w.Header().Set("WWW-Authenticate", "Bearer")
-		msg := "missing bearer token in the Authorization header"
-		if r.Header.Get("Authorization") != "" {
-			msg = "invalid admin token"
+	if isAdminPath(r.URL.Path) {
+		p, ok := authenticatedPrincipal(r.Context())
+		if !ok {
+			p, ok = s.tokens.Authenticate(r)
 		}
-		writeError(w, http.StatusUnauthorized, "unauthorized", msg)
-		return
-	}
-	if isAdminPath(r.URL.Path) && directory.ActorFrom(r.Context()) == "" {
-		// The legacy single admin token has no name; its changes are audited as "admin".
-		r = r.WithContext(directory.WithActor(r.Context(), LegacyActor))
+		if !ok {
+			w.Header().Set("WWW-Authenticate", "Bearer")
+			msg := "missing bearer token in the Authorization header"
+			if r.Header.Get("Authorization") != "" {
+				msg = "invalid admin token"
+			}
+			writeError(w, http.StatusUnauthorized, "unauthorized", msg)
+			return
+		}
+		actor = p.Name
+		r = r.WithContext(WithPrincipal(r.Context(), p))
 	}
 	if h, pattern := s.mux.Handler(r); pattern == "" {
 		// No route: the mux answers 404, 405 (with Allow) or a redirect to a cleaned path;
@@ -151,19 +173,6 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func isAdminPath(p string) bool {
 	return p == "/admin" || strings.HasPrefix(p, "/admin/")
-}
-
-func (s *server) authorized(r *http.Request) bool {
-	if !s.hasToken {
-		return false
-	}
-	h := r.Header.Get("Authorization")
-	scheme, tok, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
-	}
-	got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-	return subtle.ConstantTimeCompare(got[:], s.tokenHash[:]) == 1
 }
 
 func (s *server) healthz(w http.ResponseWriter, r *http.Request) {

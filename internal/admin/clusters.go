@@ -18,13 +18,15 @@ type clusterView struct {
 	ServerURL string `json:"server_url"`
 	TokenURL  string `json:"token_url"`
 	Enabled   bool   `json:"enabled"`
+	// Sync is the scheduled sync, when the cluster has one (SPEC section 8).
+	Sync *directory.ClusterSync `json:"sync,omitempty"`
 	// Breaker is the circuit breaker's state, when the gateway wires one in.
 	Breaker string `json:"breaker,omitempty"`
 }
 
 func (s *server) view(c directory.Cluster) clusterView {
 	v := clusterView{Code: c.Code, Name: c.Name, SSOURL: c.SSOURL, ServerURL: c.ServerURL,
-		TokenURL: c.TokenURL, Enabled: c.Enabled}
+		TokenURL: c.TokenURL, Enabled: c.Enabled, Sync: c.Sync}
 	if s.opts.BreakerState != nil {
 		v.Breaker = s.opts.BreakerState(c.Code)
 	}
@@ -39,6 +41,8 @@ type clusterInput struct {
 	TokenURL  string `json:"token_url"`
 	// Enabled defaults to true when absent.
 	Enabled *bool `json:"enabled"`
+	// Sync sets the scheduled sync; absent or null means none.
+	Sync *directory.ClusterSync `json:"sync"`
 }
 
 // pathCode validates the {code} path value, answering 400 for a malformed code (an unknown
@@ -89,7 +93,7 @@ func (s *server) putCluster(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := directory.Cluster{Code: code, Name: in.Name, SSOURL: in.SSOURL, ServerURL: in.ServerURL,
-		TokenURL: in.TokenURL, Enabled: in.Enabled == nil || *in.Enabled}
+		TokenURL: in.TokenURL, Enabled: in.Enabled == nil || *in.Enabled, Sync: in.Sync}
 	if err := c.Validate(); err != nil {
 		s.fail(w, r, err)
 		return

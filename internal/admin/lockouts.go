@@ -45,8 +45,9 @@ type lockoutBody struct {
 }
 
 func (s *server) lockoutRoutes() {
-	s.mux.HandleFunc("GET /admin/lockouts", s.getLockout)
-	s.mux.HandleFunc("DELETE /admin/lockouts", s.clearLockout)
+	// Scope admin only (SPEC section 8: a cluster token reaches only its binding routes).
+	s.mux.HandleFunc("GET /admin/lockouts", Require(RouteAdmin, s.getLockout))
+	s.mux.HandleFunc("DELETE /admin/lockouts", Require(RouteAdmin, s.clearLockout))
 }
 
 // lockoutQuery reads ?username=&client= or ?ip= (exactly one of username and ip).

@@ -32,12 +32,15 @@ const usageText = `usage:
 ` + lockoutUsage + `  ssogate cluster list
   ssogate cluster get CODE
   ssogate cluster put CODE --name N --sso-url U --server-url U [--token-url U] [--disabled]
+                   [--sync-url U [--sync-interval D] [--sync-header-name H --sync-header-env VAR]]
   ssogate cluster rm CODE
   ssogate user bind CODE USER     [--manager]
   ssogate user unbind CODE USER   [--manager]
   ssogate user lookup USER        [--manager]
   ssogate user list CODE          [--manager]
   ssogate user import CODE FILE   [--manager]   (FILE: one username a line, "-" for stdin)
+  ssogate user sync CODE FILE     [--dry-run] [--max-removals N] [--manager]
+                                  (FILE is the complete list: the cluster's bindings become it)
   ssogate audit [--actor A] [--action X] [--cluster C] [--limit N]   (newest first, default 50)
 
 global flags (anywhere on the line):
@@ -52,8 +55,10 @@ type command struct {
 	manager bool     // takes --manager
 	cluster bool     // takes the cluster fields (put)
 	audit   bool     // takes the audit filters
-	run     func(c *client, f *flags, pos []string) error
-	lockout bool // takes --user and --ip (lockout.go)
+	lockout bool     // takes --user and --ip (lockout.go)
+	// reconcile takes --dry-run and --max-removals (user sync).
+	reconcile bool
+	run       func(c *client, f *flags, pos []string) error
 }
 
 var commands = map[string]map[string]command{
@@ -70,6 +75,7 @@ var commands = map[string]map[string]command{
 		"lookup": {args: []string{"USER"}, manager: true, run: userLookup},
 		"list":   {args: []string{"CODE"}, manager: true, run: userList},
 		"import": {args: []string{"CODE", "FILE"}, manager: true, run: userImport},
+		"sync":   {args: []string{"CODE", "FILE"}, manager: true, reconcile: true, run: userSync},
 	},
 }
 
@@ -82,6 +88,10 @@ type flags struct {
 	actor, action, cluster            string
 	limit                             int
 	user, ip                          string // lockout commands
+	// Scheduled sync of cluster put, and the reconcile flags of user sync.
+	syncURL, syncInterval, syncHeaderName, syncHeaderEnv string
+	dryRun                                               bool
+	maxRemovals                                          string
 }
 
 // usageError is a mistake on the command line (exit 2).
@@ -137,6 +147,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		f.applyEnv(getenv)
 		var c *client
 		if c, err = newClient(ctx, f.adminURL, f.adminToken, stdout); err == nil {
+			c.errOut = stderr
 			err = cmd.run(c, f, pos)
 		}
 	}
@@ -183,6 +194,14 @@ func parse(name string, cmd command, args []string) (*flags, []string, error) {
 		fs.StringVar(&f.serverURL, "server-url", "", "API server URL")
 		fs.StringVar(&f.tokenURL, "token-url", "", "token URL (default SSO URL + /oauth/token)")
 		fs.BoolVar(&f.disabled, "disabled", false, "register the cluster disabled")
+		fs.StringVar(&f.syncURL, "sync-url", "", "scheduled sync: URL of the complete user list")
+		fs.StringVar(&f.syncInterval, "sync-interval", "", "scheduled sync: interval (default 15m)")
+		fs.StringVar(&f.syncHeaderName, "sync-header-name", "", "scheduled sync: request header name")
+		fs.StringVar(&f.syncHeaderEnv, "sync-header-env", "", "scheduled sync: environment variable holding the header value")
+	}
+	if cmd.reconcile {
+		fs.BoolVar(&f.dryRun, "dry-run", false, "report what would change, change nothing")
+		fs.StringVar(&f.maxRemovals, "max-removals", "", "refuse when more bindings would be removed (default 1000, -1 no limit)")
 	}
 	if cmd.audit {
 		fs.StringVar(&f.actor, "actor", "", "only changes by this actor")

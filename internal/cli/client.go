@@ -21,6 +21,8 @@ type client struct {
 	token string
 	hc    *http.Client
 	out   io.Writer
+	// errOut receives progress of long uploads (user sync).
+	errOut io.Writer
 }
 
 func newClient(ctx context.Context, base, token string, out io.Writer) (*client, error) {

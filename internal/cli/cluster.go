@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"text/tabwriter"
+	"time"
 )
 
 // cluster is the admin API's cluster (SPEC section 5).
@@ -17,6 +18,10 @@ type cluster struct {
 	TokenURL  string `json:"token_url"`
 	Enabled   bool   `json:"enabled"`
 	Breaker   string `json:"breaker,omitempty"`
+	Sync      *struct {
+		URL      string `json:"url"`
+		Interval string `json:"interval"`
+	} `json:"sync,omitempty"`
 }
 
 func clusterList(c *client, _ *flags, _ []string) error {
@@ -75,6 +80,9 @@ func printCluster(c *client, cl cluster) {
 	if cl.Breaker != "" {
 		fmt.Fprintf(tw, "breaker:\t%s\n", cl.Breaker)
 	}
+	if cl.Sync != nil {
+		fmt.Fprintf(tw, "sync:\tevery %s from %s\n", cl.Sync.Interval, cl.Sync.URL)
+	}
 	_ = tw.Flush()
 }
 
@@ -90,10 +98,18 @@ func clusterPut(c *client, f *flags, pos []string) error {
 	if len(missing) > 0 {
 		return usagef("cluster put needs %v", missing)
 	}
-	body, err := json.Marshal(map[string]any{
+	in := map[string]any{
 		"name": f.name, "sso_url": f.ssoURL, "server_url": f.serverURL,
 		"token_url": f.tokenURL, "enabled": !f.disabled,
-	})
+	}
+	sync, err := f.syncSpec()
+	if err != nil {
+		return err
+	}
+	if sync != nil {
+		in["sync"] = sync
+	}
+	body, err := json.Marshal(in)
 	if err != nil {
 		return fmt.Errorf("encoding cluster %s: %w", pos[0], err)
 	}
@@ -133,4 +149,26 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// syncSpec is the "sync" object of cluster put (SPEC section 8), nil without --sync-url.
+func (f *flags) syncSpec() (map[string]any, error) {
+	if f.syncURL == "" {
+		if f.syncInterval != "" || f.syncHeaderName != "" || f.syncHeaderEnv != "" {
+			return nil, usagef("--sync-interval and --sync-header-* need --sync-url")
+		}
+		return nil, nil
+	}
+	interval := f.syncInterval
+	if interval == "" {
+		interval = "15m"
+	}
+	if _, err := time.ParseDuration(interval); err != nil {
+		return nil, usagef("--sync-interval %q: a duration such as 15m or 1h is required", interval)
+	}
+	spec := map[string]any{"url": f.syncURL, "interval": interval}
+	if f.syncHeaderName != "" || f.syncHeaderEnv != "" {
+		spec["header_name"], spec["header_value_env"] = f.syncHeaderName, f.syncHeaderEnv
+	}
+	return spec, nil
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/ssogate/ssogate/internal/directory"
 	"go.yaml.in/yaml/v3"
@@ -20,10 +21,36 @@ type clusterYAML struct {
 	ServerURL string `yaml:"server_url"`
 	TokenURL  string `yaml:"token_url,omitempty"`
 	Enabled   *bool  `yaml:"enabled"`
+	// Sync is the scheduled sync (SPEC section 8), shaped as in the admin API.
+	Sync *syncYAML `yaml:"sync,omitempty"`
 }
 
+type syncYAML struct {
+	URL            string        `yaml:"url"`
+	Interval       time.Duration `yaml:"interval"`
+	HeaderName     string        `yaml:"header_name,omitempty"`
+	HeaderValueEnv string        `yaml:"header_value_env,omitempty"`
+}
+
+func (y *syncYAML) cluster() *directory.ClusterSync {
+	if y == nil {
+		return nil
+	}
+	return &directory.ClusterSync{URL: y.URL, Interval: directory.Duration(y.Interval),
+		HeaderName: y.HeaderName, HeaderValueEnv: y.HeaderValueEnv}
+}
+
+func syncOf(s *directory.ClusterSync) *syncYAML {
+	if s == nil {
+		return nil
+	}
+	return &syncYAML{URL: s.URL, Interval: time.Duration(s.Interval), HeaderName: s.HeaderName, HeaderValueEnv: s.HeaderValueEnv}
+}
+
+var syncKeys = map[string]bool{"url": true, "interval": true, "header_name": true, "header_value_env": true}
+
 var clusterKeys = map[string]bool{
-	"code": true, "name": true, "sso_url": true, "server_url": true, "token_url": true, "enabled": true,
+	"code": true, "name": true, "sso_url": true, "server_url": true, "token_url": true, "enabled": true, "sync": true,
 }
 
 // UnmarshalYAML decodes the list. A custom unmarshaler is decoded without the file decoder's
@@ -46,6 +73,15 @@ func (cs *Clusters) UnmarshalYAML(n *yaml.Node) error {
 			if key := item.Content[k]; !clusterKeys[key.Value] {
 				problems = append(problems, fmt.Sprintf("line %d: field %s not found in type directory.Cluster", key.Line, key.Value))
 				bad = true
+			} else if key.Value == "sync" {
+				if sync := resolveAlias(item.Content[k+1]); sync.Kind == yaml.MappingNode {
+					for j := 0; j+1 < len(sync.Content); j += 2 {
+						if sk := sync.Content[j]; !syncKeys[sk.Value] {
+							problems = append(problems, fmt.Sprintf("line %d: field %s not found in sync (url, interval, header_name, header_value_env)", sk.Line, sk.Value))
+							bad = true
+						}
+					}
+				}
 			}
 		}
 		var y clusterYAML
@@ -67,6 +103,7 @@ func (cs *Clusters) UnmarshalYAML(n *yaml.Node) error {
 			ServerURL: y.ServerURL,
 			TokenURL:  y.TokenURL,
 			Enabled:   y.Enabled == nil || *y.Enabled,
+			Sync:      y.Sync.cluster(),
 		})
 	}
 	if len(problems) > 0 {
@@ -83,7 +120,7 @@ func (cs Clusters) MarshalYAML() (any, error) {
 		enabled := c.Enabled
 		out[i] = clusterYAML{
 			Code: c.Code, Name: c.Name, SSOURL: c.SSOURL, ServerURL: c.ServerURL,
-			TokenURL: c.TokenURL, Enabled: &enabled,
+			TokenURL: c.TokenURL, Enabled: &enabled, Sync: syncOf(c.Sync),
 		}
 	}
 	return out, nil

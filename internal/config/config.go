@@ -19,6 +19,9 @@ type Config struct {
 	AdminListen string `yaml:"admin_listen"`
 	// AdminToken is the admin API's bearer token; empty means one is generated at start.
 	AdminToken string `yaml:"admin_token"`
+	// AdminTokens are named, scoped tokens stored as SHA-256 (SPEC section 8); applied again
+	// on reload. A list has no one-variable form, so the environment cannot set it.
+	AdminTokens []AdminToken `yaml:"admin_tokens,omitempty" env:"-"`
 	// ShutdownTimeout bounds the graceful stop on SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// LogLevel is a log/slog level: debug, info, warn or error.
@@ -199,6 +202,7 @@ func (c Config) Redacted() Config {
 	c.HTTP.TrustedProxies = slices.Clone(c.HTTP.TrustedProxies)
 	c.Store.RedisAddrs = slices.Clone(c.Store.RedisAddrs)
 	c.Clusters = slices.Clone(c.Clusters)
+	c.AdminTokens = slices.Clone(c.AdminTokens)
 	return c
 }
 

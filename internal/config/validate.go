@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/ssogate/ssogate/internal/directory"
@@ -148,6 +149,7 @@ func (c *Config) Validate() error {
 	}
 
 	v.clusters(c.Clusters)
+	v.adminTokens(c.AdminTokens)
 	return errors.Join(v.errs...)
 }
 
@@ -208,6 +210,12 @@ func (v *validator) clusters(cs Clusters) {
 		v.url(key+".sso_url", cl.SSOURL, true)
 		v.url(key+".server_url", cl.ServerURL, true)
 		v.url(key+".token_url", cl.TokenURL, false)
+		if cl.Sync != nil {
+			v.url(key+".sync.url", cl.Sync.URL, true)
+			if d := time.Duration(cl.Sync.Interval); d < directory.MinSyncInterval {
+				v.add(key+".sync.interval", "must be at least %s, got %s", directory.MinSyncInterval, d)
+			}
+		}
 		if len(v.errs) > before {
 			continue
 		}

@@ -178,6 +178,31 @@ func TestConsoleInBrowser(t *testing.T) {
 		shot("import")
 	})
 
+	step("dry-run then apply a reconcile", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "bj.txt")
+		if err := os.WriteFile(file, []byte("alice\ncarol\ndave\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c.do(t, "dry run", chromedp.Navigate(ui+"import"), chromedp.WaitVisible(chromedp.ID("import-form")),
+			chromedp.SetValue(chromedp.ID("import-cluster"), "BJ"), chromedp.Click(chromedp.ID("mode-reconcile")),
+			chromedp.SetUploadFiles(chromedp.ID("import-file"), []string{file}), chromedp.Click(chromedp.ID("import-submit")),
+			chromedp.WaitVisible(chromedp.CSS(`#import-result[data-state="dry-run"]`)), chromedp.WaitVisible(chromedp.ID("import-apply")))
+		if got := c.text(t, "#import-counts"); !strings.Contains(got, `"added": 2`) || !strings.Contains(got, `"dry_run": true`) {
+			t.Fatalf("dry-run counts %q", got)
+		}
+		if _, cs, _ := dir.UserClusters(ctx, directory.NamespaceUser, "carol"); len(cs) != 0 {
+			t.Fatal("the dry run bound carol")
+		}
+		shot("reconcile-dry-run")
+		c.do(t, "apply", chromedp.Click(chromedp.ID("import-apply")), chromedp.WaitVisible(chromedp.CSS(`#import-result[data-state="applied"]`)))
+		if got := c.text(t, "#import-counts"); !strings.Contains(got, `"added": 2`) || !strings.Contains(got, `"dry_run": false`) {
+			t.Fatalf("applied counts %q", got)
+		}
+		if _, cs, _ := dir.UserClusters(ctx, directory.NamespaceUser, "carol"); len(cs) != 1 || cs[0].Code != "BJ" {
+			t.Fatalf("after apply carol is bound to %+v", cs)
+		}
+	})
+
 	step("unlock a locked user", func(t *testing.T) {
 		for range 12 {
 			g.login(t, "bob", "wrong")
@@ -205,6 +230,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		for _, want := range []string{
 			"cluster.put config cluster:BJ", "cluster.put admin cluster:SH", "cluster.delete admin cluster:TMP",
 			"user.bind admin user:bob", "user.import admin cluster:SH", "lockout.clear admin user:bob",
+			"user.reconcile admin cluster:BJ",
 		} {
 			if !slices.Contains(actions, want) {
 				t.Fatalf("audit page lacks %q: %q", want, actions)

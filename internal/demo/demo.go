@@ -39,11 +39,17 @@ const (
 type ssoSpec struct {
 	code, name string
 	users      map[string]string
+	sync       bool // the cluster syncs its bindings from the SSO's GET /sso/users
 }
+
+// SyncInterval is how often the demo's BJEDU cluster syncs from its SSO.
+const SyncInterval = 30 * time.Second
 
 var ssos = []ssoSpec{
 	{code: "TEST0525", name: "测试用", users: map[string]string{"alice": "alice-pass", "carol": "carol-pass", "admin": "admin-pass"}},
-	{code: "BJEDU", name: "北京市教委环境", users: map[string]string{"carol": "carol-pass", "dave": "dave-pass"}},
+	// BJEDU's bindings come from its SSO's user list by a scheduled sync (SPEC section 8):
+	// erin is bound by nobody but the sync.
+	{code: "BJEDU", name: "北京市教委环境", users: map[string]string{"carol": "carol-pass", "dave": "dave-pass", "erin": "erin-pass"}, sync: true},
 }
 
 // bindings: namespace, username, cluster.
@@ -93,11 +99,15 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 			return err
 		}
 		defer srv.Close()
-		cfg.Clusters = append(cfg.Clusters, directory.Cluster{
+		c := directory.Cluster{
 			Code: s.code, Name: s.name, Enabled: true,
 			SSOURL:    "http://" + addr + "/sso",
 			ServerURL: "http://" + addr + "/server",
-		})
+		}
+		if s.sync {
+			c.Sync = &directory.ClusterSync{URL: c.SSOURL + "/users", Interval: directory.Duration(SyncInterval)}
+		}
+		cfg.Clusters = append(cfg.Clusters, c)
 	}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("demo config: %w", err)
@@ -158,7 +168,7 @@ func printWalkthrough(out io.Writer, publicAddr, adminAddr string, cfg config.Co
   admin API http://%s  (token: %s)
   clusters  TEST0525 测试用 → %s
             BJEDU 北京市教委环境 → %s
-  users     alice (TEST0525), carol (TEST0525 and BJEDU), dave (BJEDU), manager admin (TEST0525)
+  users     alice (TEST0525), carol (TEST0525 and BJEDU), dave and erin (BJEDU, by scheduled sync), manager admin (TEST0525)
             passwords are <name>-pass; client %s:%s
 
 Try it:
@@ -181,6 +191,10 @@ curl -s '%s/captcha?username=alice'
 %s
 # admin CLI
 SSOGATE_ADMIN_URL=http://%s SSOGATE_ADMIN_TOKEN=%s go run ./cmd/ssogate cluster list
+# scheduled sync: BJEDU's bindings follow its SSO's user list (%s/users, every %s);
+# erin was bound by the sync alone, and its status is one call away
+%s
+curl -s -H 'Authorization: Bearer %s' http://%s/admin/clusters/BJEDU/sync
 
 Press Ctrl-C to stop.
 `, base, adminAddr, cfg.AdminToken, cfg.Clusters[0].SSOURL, cfg.Clusters[1].SSOURL, ClientID, ClientSecret,
@@ -193,7 +207,10 @@ Press Ctrl-C to stop.
 		curl("grant_type=password", "username=alice", "password=alice-pass", "code=<captcha>"),
 		curl("grant_type=password", "username=nobody", "password=x"),
 		curl("grant_type=password", "username=admin", "password=admin-pass", "client=manager"),
-		adminAddr, cfg.AdminToken)
+		adminAddr, cfg.AdminToken,
+		cfg.Clusters[1].SSOURL, SyncInterval,
+		curl("grant_type=password", "username=erin", "password=erin-pass"),
+		cfg.AdminToken, adminAddr)
 }
 
 // loopback turns ":9000" into "127.0.0.1:9000" for printed commands.

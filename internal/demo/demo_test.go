@@ -77,4 +77,36 @@ func TestDemoShowsEveryCode(t *testing.T) {
 			t.Errorf("%s: got %v", tc.name, got)
 		}
 	}
+	// erin is bound by nobody but BJEDU's scheduled sync from its reference SSO.
+	deadline := time.Now().Add(10 * time.Second)
+	for post("username", "erin", "password", "erin-pass")["code"] != float64(200) {
+		if time.Now().After(deadline) {
+			t.Fatal("the scheduled sync did not bind erin within 10 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var st map[string]any
+	for {
+		req, _ := http.NewRequest("GET", "http://"+addrs[1]+"/admin/clusters/BJEDU/sync", nil)
+		req.Header.Set("Authorization", "Bearer demo")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st["last_run"] != nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if st["last_success"] == nil || st["added"] != float64(1) || st["error"] != "" {
+		t.Fatalf("BJEDU sync status: %v", st)
+	}
+	if !strings.Contains(out.String(), "/admin/clusters/BJEDU/sync") {
+		t.Fatal("the walk-through does not show the sync status")
+	}
 }

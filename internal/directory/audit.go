@@ -39,7 +39,13 @@ func auditState(c *Cluster) *audit.ClusterState {
 	if c == nil {
 		return nil
 	}
-	return &audit.ClusterState{
+	st := &audit.ClusterState{
 		Code: c.Code, Name: c.Name, SSOURL: c.SSOURL, ServerURL: c.ServerURL, TokenURL: c.TokenURL, Enabled: c.Enabled,
 	}
+	if c.Sync != nil {
+		// The URL only: the header's value lives in the environment, and even its variable's
+		// name stays out of the log.
+		st.SyncURL = c.Sync.URL
+	}
+	return st
 }

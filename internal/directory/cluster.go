@@ -41,6 +41,8 @@ type Cluster struct {
 	// TokenURL overrides SSOURL + "/oauth/token" when set.
 	TokenURL string `json:"token_url"`
 	Enabled  bool   `json:"enabled"`
+	// Sync, when set, is the cluster's scheduled sync (SPEC section 8).
+	Sync *ClusterSync `json:"sync,omitempty"`
 }
 
 // EffectiveTokenURL is where token requests for this cluster are forwarded.
@@ -124,6 +126,11 @@ func (c *Cluster) Validate() error {
 	}
 	if err := checkURL("token_url", c.TokenURL, false); err != nil {
 		return fmt.Errorf("cluster %s: %w", code, err)
+	}
+	if c.Sync != nil {
+		if err := c.Sync.Validate(); err != nil {
+			return fmt.Errorf("cluster %s: %w", code, err)
+		}
 	}
 	return nil
 }

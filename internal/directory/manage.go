@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/ssogate/ssogate/internal/audit"
@@ -33,7 +34,7 @@ func (d *Directory) PutCluster(ctx context.Context, c Cluster) (Cluster, error) 
 	}
 	d.invalidateAll(ctx)
 	// A put that changes nothing (the config's clusters upserted at every start) is no change.
-	if before == nil || *before != c {
+	if before == nil || !reflect.DeepEqual(*before, c) {
 		d.RecordChange(ctx, audit.Entry{Action: audit.ActionClusterPut, Cluster: c.Code, Target: "cluster:" + c.Code,
 			Before: auditState(before), After: auditState(&c)})
 	}

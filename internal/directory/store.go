@@ -33,6 +33,20 @@ type Store interface {
 	// complete iteration that runs without concurrent writes.
 	ListUsers(ctx context.Context, ns Namespace, code, cursor string, limit int) (usernames []string, next string, err error)
 
+	// ReconcileRank is the primary order in which Reconcile reads its list (ties are ordered
+	// by bytes): 0 for a store that walks its bindings in byte order, the bucket position
+	// for one that walks them bucket by bucket.
+	ReconcileRank(username string) uint64
+	// Reconcile makes the bindings of cluster code in ns exactly the names of list (SPEC
+	// section 8), which arrive distinct and sorted by (ReconcileRank, bytes). With
+	// opts.DryRun nothing changes. When more than opts.MaxRemovals (>= 0) bindings would be
+	// removed it changes nothing and returns a *TooManyRemovalsError. Bindings of the same
+	// usernames to other clusters are never touched. A Bind, BindMany or Unbind of that
+	// cluster acknowledged while the reconcile runs is kept as it was made. Other instances
+	// are told with one change notification. ErrNotFound for an unknown cluster;
+	// ErrReconcileBusy when another reconcile of the same cluster and namespace is applying.
+	Reconcile(ctx context.Context, ns Namespace, code string, list ReconcileList, opts ReconcileOptions) (ReconcileResult, error)
+
 	// Ping reports whether the store is reachable (readiness).
 	Ping(ctx context.Context) error
 	Close() error

@@ -1,12 +1,9 @@
 package gateway
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"net/http"
 	"time"
 
-	"github.com/ssogate/ssogate/internal/admin"
 	"github.com/ssogate/ssogate/internal/console"
 	"github.com/ssogate/ssogate/internal/health"
 	"github.com/ssogate/ssogate/internal/metrics"
@@ -44,16 +41,12 @@ func (g *Gateway) withConsole(api http.Handler) (http.Handler, error) {
 	return mux, nil
 }
 
-// consoleLogin accepts the admin token (scope admin). It is the console's half of "auth in one
-// place": when admin tokens get names and scopes, this asks the same table the API's
-// middleware does, and refuses every scope but admin.
+// consoleLogin accepts a token of scope admin: "auth in one place" — it asks the same token
+// set as the API's middleware (reloaded with it), and refuses a cluster: token.
 func (g *Gateway) consoleLogin(token string) (string, bool) {
-	if g.adminToken == "" || token == "" {
+	p, ok := g.tokens.Verify(token)
+	if !ok || !p.IsAdmin() {
 		return "", false
 	}
-	got, want := sha256.Sum256([]byte(token)), sha256.Sum256([]byte(g.adminToken))
-	if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-		return "", false
-	}
-	return admin.LegacyActor, true
+	return p.Name, true
 }

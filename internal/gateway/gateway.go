@@ -24,6 +24,7 @@ import (
 	"github.com/ssogate/ssogate/internal/ratelimit"
 	"github.com/ssogate/ssogate/internal/refresh"
 	"github.com/ssogate/ssogate/internal/sso"
+	"github.com/ssogate/ssogate/internal/syncer"
 	"github.com/ssogate/ssogate/internal/tokenapi"
 )
 
@@ -32,6 +33,7 @@ type Backend interface {
 	directory.Store
 	refresh.Store
 	ratelimit.Counters
+	syncer.Store
 }
 
 // Gateway is one running ssogate instance.
@@ -50,6 +52,12 @@ type Gateway struct {
 	admin      *http.Server
 	adminLn    net.Listener
 	adminToken string
+	// generatedToken is the admin token generated at start when none was configured.
+	generatedToken string
+	// tokens is the admin API's token set, replaced on reload (admintokens.go).
+	tokens *admin.Tokens
+	// syncer runs the clusters' scheduled syncs (SPEC section 8).
+	syncer *syncer.Syncer
 	// reloadMu serialises reloads (SIGHUP and POST /admin/reload).
 	reloadMu   sync.Mutex
 	configPath string
@@ -65,6 +73,9 @@ type Options struct {
 	Store Backend
 	// LogLevel, when set, is the level of Logger's handler: Reload applies log_level to it.
 	LogLevel *slog.LevelVar
+	// SyncInstance names this instance as the owner of scheduled-sync leases (default:
+	// random); tests and logs tell instances apart by it.
+	SyncInstance string
 }
 
 // New opens the store and both listeners (so ":0" addresses are known before Run) and wires
@@ -156,6 +167,10 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 		RefreshLocal: cfg.Store.Driver == config.DriverEmbedded,
 	})
 	g.registerMetrics()
+	g.syncer = syncer.New(syncer.Options{
+		Directory: g.dir, Store: g.store, Registerer: g.metrics.Registry(), Logger: logger,
+		Instance: opts.SyncInstance,
+	})
 	g.public = tokenapi.NewServer(g.token, tokenapi.Limits{
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		ReadTimeout:       cfg.HTTP.ReadTimeout,
@@ -169,14 +184,21 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 	if g.adminToken, err = g.resolveAdminToken(); err != nil {
 		return err
 	}
+	if g.tokens, err = admin.NewTokens(nil); err != nil {
+		return err
+	}
+	if err := g.applyAdminTokens(cfg); err != nil {
+		return err
+	}
 	g.admin = &http.Server{
 		Handler: admin.New(admin.Options{
 			Directory:        g.dir,
-			Token:            g.adminToken,
+			Tokens:           g.tokens,
 			Metrics:          g.metrics.Handler(),
 			Ready:            g.Ready,
 			Reload:           func(ctx context.Context) error { return g.Reload(ctx) },
 			BreakerState:     g.fwd.BreakerState,
+			SyncStatus:       g.syncer.Status,
 			MaxBodyBytes:     cfg.MaxBodyBytes,
 			Logger:           logger,
 			Lockouts:         g.lockouts(),
@@ -288,6 +310,12 @@ func (g *Gateway) Run(ctx context.Context) error {
 			g.logger.Error("directory stopped", "err", err)
 		}
 	}()
+	syncDone := make(chan struct{})
+	go func() {
+		defer close(syncDone)
+		_ = g.syncer.Run(runCtx)
+	}()
+	defer func() { cancel(); <-syncDone }()
 	g.logger.Info("ssogate serving", "listen", g.PublicAddr(), "admin_listen", g.AdminAddr(), "store", g.cfg.Store.Driver)
 
 	var serveErr error
@@ -361,6 +389,9 @@ func (g *Gateway) Reload(ctx context.Context) error {
 	if g.logLevel != nil {
 		g.logLevel.Set(cfg.SlogLevel())
 	}
+	if err := g.applyAdminTokens(cfg); err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
 	if cfg.Listen != g.cfg.Listen || cfg.AdminListen != g.cfg.AdminListen || cfg.Store.Driver != g.cfg.Store.Driver ||
 		cfg.RateLimit != g.cfg.RateLimit || cfg.SSO != g.cfg.SSO || cfg.Cache != g.cfg.Cache {
 		g.logger.Warn("reload: only clusters and log_level change at run time; listen, store, sso, cache and ratelimit changes need a restart")
@@ -372,7 +403,7 @@ func (g *Gateway) Reload(ctx context.Context) error {
 // resolveAdminToken returns the configured token or generates one and writes it, readable by
 // the owner only, beside the store; its location is logged, never the token itself.
 func (g *Gateway) resolveAdminToken() (string, error) {
-	if g.cfg.AdminToken != "" {
+	if g.cfg.AdminToken != "" || len(g.cfg.AdminTokens) > 0 {
 		return g.cfg.AdminToken, nil
 	}
 	var b [32]byte
@@ -389,5 +420,6 @@ func (g *Gateway) resolveAdminToken() (string, error) {
 		return "", fmt.Errorf("admin_token: write %s: %w", path, err)
 	}
 	g.logger.Warn("no admin_token configured; generated one", "file", path)
+	g.generatedToken = token
 	return token, nil
 }

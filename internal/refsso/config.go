@@ -33,6 +33,9 @@ type Config struct {
 	MaxTokens int
 	// MaxBodyBytes bounds a request body (default 64 KiB, as the gateway's).
 	MaxBodyBytes int64
+	// UsersToken, when set, is the bearer token GET /users requires (a directory listing is
+	// worth protecting in anything but a demo).
+	UsersToken string
 	// Logger receives one line per grant; nil discards. Passwords, secrets and tokens are never
 	// logged.
 	Logger *slog.Logger

@@ -32,6 +32,7 @@ func ParseFlags(args []string) (cfg Config, listen string, err error) {
 	fs.IntVar(&cfg.CaptchaAfter, "captcha-after", 3, "consecutive wrong passwords before a captcha is required (negative: never)")
 	fs.DurationVar(&cfg.AccessTTL, "access-ttl", 12*time.Hour, "lifetime of access tokens")
 	fs.DurationVar(&cfg.RefreshTTL, "refresh-ttl", 30*24*time.Hour, "lifetime of refresh tokens")
+	fs.StringVar(&cfg.UsersToken, "users-token", "", "bearer `token` required by GET /users (default: open)")
 	fs.Var(&clients, "client", "client as `id:secret`, repeatable; an empty secret makes a public client (default app:app-secret)")
 	fs.Var(&users, "user", "user as `name:password`, repeatable (default alice:alice-pass and bob:bob-pass)")
 

@@ -19,6 +19,7 @@ type Server struct {
 	prefix       string
 	clients      map[string]string
 	users        map[string][]byte // bcrypt hashes
+	usersToken   string            // bearer token of GET /users; "" means open
 	accessTTL    time.Duration
 	refreshTTL   time.Duration
 	maxBodyBytes int64
@@ -43,6 +44,7 @@ func New(cfg Config) (*Server, error) {
 		accessTTL:    cfg.AccessTTL,
 		refreshTTL:   cfg.RefreshTTL,
 		maxBodyBytes: cfg.MaxBodyBytes,
+		usersToken:   cfg.UsersToken,
 		log:          cfg.Logger.With("sso", cfg.Name),
 		now:          time.Now,
 		tokens:       newTokens(cfg.MaxTokens),
@@ -66,6 +68,7 @@ func New(cfg Config) (*Server, error) {
 //	POST     /oauth/token        password and refresh_token grants
 //	GET|POST /oauth/check_token  Spring's introspection of an access token
 //	GET      /captcha            the pending captcha of a user
+//	GET      /users              every username, one a line (the scheduled sync's source)
 //
 // Every other path answers Spring's generic 404.
 func (s *Server) Handler() http.Handler {
@@ -73,6 +76,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc(s.prefix+"/oauth/token", s.serveToken)
 	mux.HandleFunc(s.prefix+"/oauth/check_token", s.serveCheckToken)
 	mux.HandleFunc(s.prefix+"/captcha", s.serveCaptcha)
+	mux.HandleFunc(s.prefix+"/users", s.serveUsers)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, &springError{http.StatusNotFound, "No message available"})
 	})

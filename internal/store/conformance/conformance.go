@@ -12,6 +12,7 @@ import (
 	"github.com/ssogate/ssogate/internal/directory"
 	"github.com/ssogate/ssogate/internal/ratelimit"
 	"github.com/ssogate/ssogate/internal/refresh"
+	"github.com/ssogate/ssogate/internal/syncer"
 )
 
 // Backend is everything a storage backend provides to the gateway.
@@ -21,6 +22,7 @@ type Backend interface {
 	refresh.Batcher
 	ratelimit.Counters
 	audit.Store
+	syncer.Store
 }
 
 // Run runs the whole suite. open must return a fresh, empty backend each time it is called
@@ -34,7 +36,7 @@ type Backend interface {
 // the Watcher group; a single-process store has no one to tell of its changes.
 func Run(t *testing.T, open func(t *testing.T) Backend) {
 	t.Helper()
-	groups := [][]subtest{clusterTests, bindingTests, listUsersTests, deleteTests, recordTests, lifecycleTests, auditTests}
+	groups := [][]subtest{clusterTests, bindingTests, listUsersTests, deleteTests, recordTests, lifecycleTests, reconcileTests, leaseTests, auditTests}
 	if _, shared := open(t).(directory.Watcher); shared {
 		groups = append(groups, watcherTests)
 	}

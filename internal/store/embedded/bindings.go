@@ -20,7 +20,11 @@ const codeSep = ","
 // Bind binds username to code in ns.
 func (s *Store) Bind(ctx context.Context, ns directory.Namespace, username, code string) error {
 	err := s.update(ctx, false, func(tx *bolt.Tx) error {
-		return bindTx(tx, ns, code, []string{username})
+		if err := bindTx(tx, ns, code, []string{username}); err != nil {
+			return err
+		}
+		s.protect(ns, code, []string{username})
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("bind %s %q to %q: %w", ns, username, code, err)
@@ -39,7 +43,11 @@ func (s *Store) BindMany(ctx context.Context, ns directory.Namespace, code strin
 	slices.Sort(sorted)
 	sorted = slices.Compact(sorted)
 	err := s.update(ctx, false, func(tx *bolt.Tx) error {
-		return bindTx(tx, ns, code, sorted)
+		if err := bindTx(tx, ns, code, sorted); err != nil {
+			return err
+		}
+		s.protect(ns, code, sorted)
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("bind %d %s usernames to %q: %w", len(usernames), ns, code, err)
@@ -87,6 +95,7 @@ func (s *Store) Unbind(ctx context.Context, ns directory.Namespace, username, co
 		if err := removeCode(fwd, []byte(username), code); err != nil {
 			return err
 		}
+		s.protect(ns, code, []string{username})
 		if list := tx.Bucket(bucketMembers).Bucket([]byte(ns)).Bucket([]byte(code)); list != nil {
 			return list.Delete([]byte(username))
 		}

@@ -80,6 +80,10 @@ type Store struct {
 	path string
 	opts Options
 
+	// recon holds the running reconciles' protected usernames (reconcile.go).
+	reconMu sync.Mutex
+	recon   map[string]*protectSet
+
 	stop      chan struct{}
 	sweeper   sync.WaitGroup
 	closeOnce sync.Once

@@ -27,7 +27,8 @@ func (s *Store) Bind(ctx context.Context, ns directory.Namespace, username, code
 		return fmt.Errorf("bind %q: cluster %q: %w", username, code, directory.ErrNotFound)
 	}
 	pos := bucketOf(username)
-	if err := s.eval(ctx, bindLua, []string{s.keys.bucket(ns, pos)}, []string{id, username}).Error(); err != nil {
+	keys := []string{s.keys.bucket(ns, pos), s.keys.reconcileGuard(ns, id, pos)}
+	if err := s.eval(ctx, bindLua, keys, []string{id, username}).Error(); err != nil {
 		return fmt.Errorf("redis store: bind %q to %q: %w", username, code, err)
 	}
 	s.announce(ctx, ns, []string{username})
@@ -45,8 +46,9 @@ func (s *Store) Unbind(ctx context.Context, ns directory.Namespace, username, co
 	if err != nil || id == "" {
 		return err
 	}
-	key := s.keys.bucket(ns, bucketOf(username))
-	if err := s.eval(ctx, unbindLua, []string{key}, []string{username, id}).Error(); err != nil {
+	pos := bucketOf(username)
+	keys := []string{s.keys.bucket(ns, pos), s.keys.reconcileGuard(ns, id, pos)}
+	if err := s.eval(ctx, unbindLua, keys, []string{username, id}).Error(); err != nil {
 		return fmt.Errorf("redis store: unbind %q from %q: %w", username, code, err)
 	}
 	s.announce(ctx, ns, []string{username})
@@ -94,21 +96,34 @@ func (s *Store) bindChunk(ctx context.Context, ns directory.Namespace, id string
 		return err
 	}
 	defer cancel()
-	// First HSETNX, which binds a username that has no binding yet in one plain command:
-	// the common case of an import, and several times cheaper for Redis than a script call.
+	// While a reconcile of this cluster runs, every name goes through the script, which
+	// records it in the reconcile's guard atomically (reconcile.go); a reconcile starts
+	// changing bindings only a store timeout after raising its flag, so a chunk that read the
+	// flag unset has landed by then.
 	b := s.client.B()
-	cmds := make(rueidis.Commands, len(names))
-	for i, name := range names {
-		cmds[i] = b.Hsetnx().Key(s.keys.bucket(ns, bucketOf(name))).Field(name).Value(id).Build()
-	}
 	var existing []string
-	for i, r := range s.client.DoMulti(ctx, cmds...) {
-		set, err := r.AsBool()
-		if err != nil {
-			return err
+	reconciling, err := s.reconciling(ctx, ns, id)
+	if err != nil {
+		return err
+	}
+	if reconciling {
+		existing = names
+	} else {
+		// First HSETNX, which binds a username that has no binding yet in one plain command:
+		// the common case of an import, and several times cheaper for Redis than a script
+		// call.
+		cmds := make(rueidis.Commands, len(names))
+		for i, name := range names {
+			cmds[i] = b.Hsetnx().Key(s.keys.bucket(ns, bucketOf(name))).Field(name).Value(id).Build()
 		}
-		if !set {
-			existing = append(existing, names[i])
+		for i, r := range s.client.DoMulti(ctx, cmds...) {
+			set, err := r.AsBool()
+			if err != nil {
+				return err
+			}
+			if !set {
+				existing = append(existing, names[i])
+			}
 		}
 	}
 	// Usernames that already had a field get the id added by the script, grouped by hash
@@ -130,7 +145,9 @@ func (s *Store) bindChunk(ctx context.Context, ns directory.Namespace, id string
 		}
 		calls := make([]scriptCall, 0, len(order))
 		for _, tag := range order {
-			calls = append(calls, *groups[tag])
+			g := groups[tag]
+			g.keys = append(g.keys, s.keys.reconcileGuard(ns, id, tagPos(tag)))
+			calls = append(calls, *g)
 		}
 		for _, r := range s.evalMulti(ctx, bindLua, calls) {
 			if err := r.Error(); err != nil {

@@ -14,17 +14,21 @@ import (
 
 const suiteTimeout = 5 * time.Second
 
+// suiteSettle shortens an applying reconcile's wait for bulk binds that read its flag unset
+// (reconcile.go); the suite's concurrent writes all happen after the flag is raised.
+const suiteSettle = 50 * time.Millisecond
+
 func TestConformanceStandalone(t *testing.T) {
 	addr := machineRedis()
 	conformance.Run(t, func(t *testing.T) conformance.Backend {
-		return openStore(t, Options{Addrs: []string{addr}, Timeout: suiteTimeout})
+		return openStore(t, Options{Addrs: []string{addr}, Timeout: suiteTimeout, ReconcileSettle: suiteSettle})
 	})
 }
 
 func TestConformanceCluster(t *testing.T) {
 	addrs := startCluster(t)
 	conformance.Run(t, func(t *testing.T) conformance.Backend {
-		s := openStore(t, Options{Addrs: addrs, Timeout: suiteTimeout})
+		s := openStore(t, Options{Addrs: addrs, Timeout: suiteTimeout, ReconcileSettle: suiteSettle})
 		if got := s.client.Mode(); got != "cluster" {
 			t.Fatalf("client mode = %s, want cluster", got)
 		}
@@ -35,7 +39,7 @@ func TestConformanceCluster(t *testing.T) {
 func TestConformanceSentinel(t *testing.T) {
 	sentinel, _ := startSentinel(t)
 	conformance.Run(t, func(t *testing.T) conformance.Backend {
-		s := openStore(t, Options{Addrs: []string{sentinel}, MasterName: "ssogate-test", Timeout: suiteTimeout})
+		s := openStore(t, Options{Addrs: []string{sentinel}, MasterName: "ssogate-test", Timeout: suiteTimeout, ReconcileSettle: suiteSettle})
 		if got := s.client.Mode(); got != "sentinel" {
 			t.Fatalf("client mode = %s, want sentinel", got)
 		}

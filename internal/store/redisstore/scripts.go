@@ -33,12 +33,17 @@ func (s *Store) eval(ctx context.Context, sc *script, keys, args []string) rueid
 // NOSCRIPT are sent again with the source; their order among themselves is kept, which is all
 // callers need (each call is atomic on its own).
 func (s *Store) evalMulti(ctx context.Context, sc *script, calls []scriptCall) []rueidis.RedisResult {
-	b := s.client.B()
+	return evalMultiOn(ctx, s.client, sc, calls)
+}
+
+// evalMultiOn is evalMulti on a given client (a reconcile's own connection).
+func evalMultiOn(ctx context.Context, client rueidis.Client, sc *script, calls []scriptCall) []rueidis.RedisResult {
+	b := client.B()
 	cmds := make(rueidis.Commands, len(calls))
 	for i, c := range calls {
 		cmds[i] = b.Evalsha().Sha1(sc.sha).Numkeys(int64(len(c.keys))).Key(c.keys...).Arg(c.args...).Build()
 	}
-	res := s.client.DoMulti(ctx, cmds...)
+	res := client.DoMulti(ctx, cmds...)
 	var retry []int
 	for i, r := range res {
 		if e, ok := rueidis.IsRedisErr(r.Error()); ok && e.IsNoScript() {
@@ -53,7 +58,7 @@ func (s *Store) evalMulti(ctx context.Context, sc *script, calls []scriptCall) [
 		c := calls[i]
 		cmds = append(cmds, b.Eval().Script(sc.src).Numkeys(int64(len(c.keys))).Key(c.keys...).Arg(c.args...).Build())
 	}
-	for j, r := range s.client.DoMulti(ctx, cmds...) {
+	for j, r := range client.DoMulti(ctx, cmds...) {
 		res[retry[j]] = r
 	}
 	return res
@@ -88,12 +93,17 @@ return id`)
 // Binding scripts. A bucket field's value is the comma-separated list of cluster ids; a
 // single id is stored as a bare integer, which a listpack keeps in one or two bytes.
 
-// bindLua adds ARGV[1] (an id) to the field ARGV[i+1] of bucket KEYS[i] for every i: one
-// call can carry several usernames whose buckets share a slot (BindMany groups them so).
+// bindLua adds ARGV[1] (an id) to the field ARGV[i+1] of bucket KEYS[i] for every i but the
+// last: one call can carry several usernames whose buckets share a slot (BindMany groups them
+// so). The last key is the reconcile guard of that id and slot (reconcile.go): while a
+// reconcile of the cluster runs it exists, and every username written is recorded in it, in
+// the same atomic step, so the reconcile leaves that binding as it was just made.
 var bindLua = newScript(`
 local id = ARGV[1]
 local n = 0
-for i = 1, #KEYS do
+local guard = KEYS[#KEYS]
+local guarded = redis.call('EXISTS', guard) == 1
+for i = 1, #KEYS - 1 do
   local name = ARGV[i + 1]
   local v = redis.call('HGET', KEYS[i], name)
   if not v then
@@ -109,12 +119,14 @@ for i = 1, #KEYS do
       n = n + 1
     end
   end
+  if guarded then redis.call('HSET', guard, name, '1') end
 end
 return n`)
 
 // unbindLua removes id ARGV[2] from field ARGV[1] of bucket KEYS[1], deleting the field when
-// no id is left.
+// no id is left. KEYS[2] is the reconcile guard, as for bindLua.
 var unbindLua = newScript(`
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HSET', KEYS[2], ARGV[1], '1') end
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return 0 end
 local out, found = {}, false

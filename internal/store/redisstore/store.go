@@ -46,7 +46,10 @@ type Options struct {
 	// Timeout bounds every Redis round trip of an operation (default 1 s, SPEC section 3
 	// store.timeout), so that a Redis that is down or stalled never hangs a caller.
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// ReconcileSettle is how long an applying reconcile waits after raising its flag before
+	// it changes bindings (reconcile.go); default Timeout.
+	ReconcileSettle time.Duration
+	Logger          *slog.Logger
 }
 
 const defaultPrefix = "ssogate:"
@@ -58,8 +61,9 @@ type Store struct {
 	keys    keys
 	timeout time.Duration
 	// pageBudget is how long a ListUsers call starts new rounds (half the timeout).
-	pageBudget time.Duration
-	log        *slog.Logger
+	pageBudget      time.Duration
+	reconcileSettle time.Duration
+	log             *slog.Logger
 
 	// The sweeper removes bindings of deleted clusters in the background (clusters.go).
 	sweepKick chan struct{}
@@ -82,6 +86,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.ReconcileSettle <= 0 {
+		opts.ReconcileSettle = opts.Timeout
 	}
 	co := rueidis.ClientOption{
 		InitAddress: opts.Addrs,
@@ -106,7 +113,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	sctx, stop := context.WithCancel(context.Background())
 	s := &Store{
 		client: client, clientO: co, keys: newKeys(opts.Prefix), timeout: opts.Timeout,
-		pageBudget: opts.Timeout / 2, log: opts.Logger, sweepKick: make(chan struct{}, 1), stop: stop,
+		pageBudget: opts.Timeout / 2, reconcileSettle: opts.ReconcileSettle, log: opts.Logger, sweepKick: make(chan struct{}, 1), stop: stop,
 	}
 	if err := s.Ping(ctx); err != nil {
 		stop()

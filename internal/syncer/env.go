@@ -1,0 +1,5 @@
+package syncer
+
+import "os"
+
+var osGetenv = os.Getenv
