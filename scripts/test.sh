@@ -52,6 +52,15 @@ if ! command -v promtool >/dev/null 2>&1; then
   { systemctl stop prometheus || service prometheus stop; } >/dev/null 2>&1 || true
 fi
 # --- end issue-12 ---
+# --- issue 11: the console's browser tests (internal/console) drive Debian's chromium; the
+# Chinese pages need a CJK font to render (and to be legible in the screenshots).
+if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "noto sans cjk"; then
+  echo "scripts/test.sh: installing chromium and fonts-noto-cjk" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  timeout 900 apt-get install -y --no-install-recommends chromium fonts-noto-cjk >/dev/null 2>&1 ||
+    { apt-get update >/dev/null && timeout 900 apt-get install -y --no-install-recommends chromium fonts-noto-cjk >/dev/null; }
+fi
+# --- end issue 11
 
 # Every run uses its own key prefix so that runs never see each other's data.
 export SSOGATE_TEST_REDIS="${SSOGATE_TEST_REDIS:-127.0.0.1:6379}"

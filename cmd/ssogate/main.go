@@ -60,7 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runDemo(ctx, args[1:], stdout, stderr)
 	case "refsso":
 		return runRefSSO(ctx, args[1:], stderr)
-	case "cluster", "user":
+	case "cluster", "user", "audit":
 		return cli.Run(ctx, args, stdout, stderr, os.Getenv)
 	case "lockout":
 		return cli.Run(ctx, args, stdout, stderr, os.Getenv)

@@ -123,6 +123,7 @@ func (s *server) routes() {
 	if s.opts.SyncStatus != nil {
 		admin("GET /admin/clusters/{code}/sync", s.syncStatus)
 	}
+	admin("GET /admin/audit", s.auditLog)
 	if s.opts.Reload != nil {
 		admin("POST /admin/reload", s.reload)
 	}
@@ -152,7 +153,10 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	if isAdminPath(r.URL.Path) {
-		p, ok := s.tokens.Authenticate(r)
+		p, ok := authenticatedPrincipal(r.Context())
+		if !ok {
+			p, ok = s.tokens.Authenticate(r)
+		}
 		if !ok {
 			w.Header().Set("WWW-Authenticate", "Bearer")
 			msg := "missing bearer token in the Authorization header"

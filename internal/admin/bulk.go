@@ -77,7 +77,7 @@ func (s *server) bulkBind(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		if err != nil {
-			s.bulkFail(w, r, b, n, http.StatusBadRequest, "read_failed",
+			s.bulkFail(w, r, b, res.RejectedCount, n, http.StatusBadRequest, "read_failed",
 				fmt.Sprintf("reading the body failed at line %d: %v", n, err))
 			return
 		}
@@ -94,23 +94,25 @@ func (s *server) bulkBind(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			status, code, msg := s.classify(r, err)
-			s.bulkFail(w, r, b, n, status, code, msg)
+			s.bulkFail(w, r, b, res.RejectedCount, n, status, code, msg)
 			return
 		}
 	}
 	if err := b.Flush(ctx); err != nil {
 		status, code, msg := s.classify(r, err)
-		s.bulkFail(w, r, b, lines.n, status, code, msg)
+		s.bulkFail(w, r, b, res.RejectedCount, lines.n, status, code, msg)
 		return
 	}
+	_ = b.Finish(ctx, res.RejectedCount, false) // everything is flushed: this only records
 	res.Bound = b.Bound
 	s.log.Info("admin: bulk import", "code", code, "client", string(ns),
 		"bound", res.Bound, "rejected", res.RejectedCount, "lines", lines.n)
 	writeJSON(w, http.StatusOK, res)
 }
 
-func (s *server) bulkFail(w http.ResponseWriter, r *http.Request, b *directory.BulkBinder,
+func (s *server) bulkFail(w http.ResponseWriter, r *http.Request, b *directory.BulkBinder, rejected int64,
 	line int64, status int, code, msg string) {
+	_ = b.Finish(r.Context(), rejected, true) // records what was bound before the failure
 	s.log.Warn("admin: bulk import stopped", "path", r.URL.Path, "line", line, "bound", b.Bound, "err", msg)
 	writeJSON(w, status, bulkFailure{errorBody: errorBody{Error: code, Message: msg}, Bound: b.Bound, Line: line})
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ssogate/ssogate/internal/admin"
 	"github.com/ssogate/ssogate/internal/apidoc"
+	"github.com/ssogate/ssogate/internal/audit"
 	"github.com/ssogate/ssogate/internal/directory"
 	"github.com/ssogate/ssogate/internal/store/embedded"
 )
@@ -54,7 +55,7 @@ func newEnv(t *testing.T, configure ...func(*admin.Options)) *env {
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
-	d := directory.New(st, directory.Options{})
+	d := directory.New(st, directory.Options{Audit: audit.NewRecorder(st, audit.DefaultRetention, nil)})
 	if err := d.ReloadClusters(context.Background()); err != nil {
 		t.Fatalf("reload clusters: %v", err)
 	}

@@ -41,6 +41,7 @@ const usageText = `usage:
   ssogate user import CODE FILE   [--manager]   (FILE: one username a line, "-" for stdin)
   ssogate user sync CODE FILE     [--dry-run] [--max-removals N] [--manager]
                                   (FILE is the complete list: the cluster's bindings become it)
+  ssogate audit [--actor A] [--action X] [--cluster C] [--limit N]   (newest first, default 50)
 
 global flags (anywhere on the line):
   --admin-url URL     admin API address (default ` + DefaultAdminURL + `, env ` + EnvAdminURL + `)
@@ -54,6 +55,7 @@ type command struct {
 	manager bool     // takes --manager
 	cluster bool     // takes the cluster fields (put)
 	run     func(c *client, f *flags, pos []string) error
+	audit   bool // takes the audit filters
 	lockout bool // takes --user and --ip (lockout.go)
 	// reconcile takes --dry-run and --max-removals (user sync).
 	reconcile bool
@@ -66,6 +68,7 @@ var commands = map[string]map[string]command{
 		"put":  {args: []string{"CODE"}, cluster: true, run: clusterPut},
 		"rm":   {args: []string{"CODE"}, run: clusterRm},
 	},
+	"audit": {"": {audit: true, run: auditList}},
 	"user": {
 		"bind":   {args: []string{"CODE", "USER"}, manager: true, run: userBind},
 		"unbind": {args: []string{"CODE", "USER"}, manager: true, run: userUnbind},
@@ -82,6 +85,8 @@ type flags struct {
 	manager                           bool
 	name, ssoURL, serverURL, tokenURL string
 	disabled                          bool
+	actor, action, cluster            string
+	limit                             int
 	user, ip                          string // lockout commands
 	// Scheduled sync of cluster put, and the reconcile flags of user sync.
 	syncURL, syncInterval, syncHeaderName, syncHeaderEnv string
@@ -112,6 +117,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprint(stdout, usageText)
 		return ExitOK
 	}
+	if args[0] == "audit" {
+		args = append([]string{"audit", ""}, args[1:]...) // a command without subcommands
+	}
 	group, ok := commands[args[0]]
 	if !ok {
 		fmt.Fprintf(stderr, "ssogate: unknown command %q\n%s", args[0], usageText)
@@ -126,7 +134,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprintf(stderr, "ssogate %s: unknown subcommand %q\n%s", args[0], args[1], usageText)
 		return ExitUsage
 	}
-	name := args[0] + " " + args[1]
+	name := strings.TrimSpace(args[0] + " " + args[1])
 	f, pos, err := parse(name, cmd, args[2:])
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, usageText)
@@ -194,6 +202,12 @@ func parse(name string, cmd command, args []string) (*flags, []string, error) {
 	if cmd.reconcile {
 		fs.BoolVar(&f.dryRun, "dry-run", false, "report what would change, change nothing")
 		fs.StringVar(&f.maxRemovals, "max-removals", "", "refuse when more bindings would be removed (default 1000, -1 no limit)")
+	}
+	if cmd.audit {
+		fs.StringVar(&f.actor, "actor", "", "only changes by this actor")
+		fs.StringVar(&f.action, "action", "", "only this action (cluster.put, user.bind…)")
+		fs.StringVar(&f.cluster, "cluster", "", "only changes of this cluster")
+		fs.IntVar(&f.limit, "limit", 50, "at most this many entries")
 	}
 	if cmd.lockout {
 		fs.StringVar(&f.user, "user", "", "username")

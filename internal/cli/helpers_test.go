@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ssogate/ssogate/internal/admin"
+	"github.com/ssogate/ssogate/internal/audit"
 	"github.com/ssogate/ssogate/internal/directory"
 	"github.com/ssogate/ssogate/internal/store/embedded"
 )
@@ -24,7 +25,7 @@ func newServer(t *testing.T) string {
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
-	d := directory.New(st, directory.Options{})
+	d := directory.New(st, directory.Options{Audit: audit.NewRecorder(st, audit.DefaultRetention, nil)})
 	if err := d.ReloadClusters(context.Background()); err != nil {
 		t.Fatalf("reload clusters: %v", err)
 	}

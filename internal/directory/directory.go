@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/ssogate/ssogate/internal/audit"
 )
 
 // Defaults of SPEC section 3 (and of the config's cache.* and store.timeout keys).
@@ -45,6 +47,9 @@ type Options struct {
 	// Trace, when set, wraps each store lookup of a resolution in a span (internal/tracing's
 	// StoreSpan); nil: tracing off.
 	Trace func(ctx context.Context, op string) (context.Context, func(error))
+	// Audit records every change made through the write side (manage.go); nil records
+	// nothing.
+	Audit *audit.Recorder
 }
 
 func (o *Options) setDefaults() {

@@ -2,8 +2,12 @@ package directory
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"reflect"
 	"time"
+
+	"github.com/ssogate/ssogate/internal/audit"
 )
 
 // The methods in this file are the write side used by the admin API and the configuration's
@@ -21,10 +25,19 @@ func (d *Directory) PutCluster(ctx context.Context, c Cluster) (Cluster, error) 
 	}
 	sctx, cancel := d.storeCtx(ctx)
 	defer cancel()
+	before, err := d.previous(sctx, c.Code)
+	if err != nil {
+		return Cluster{}, fmt.Errorf("put cluster %q: %w", c.Code, err)
+	}
 	if err := d.store.PutCluster(sctx, c); err != nil {
 		return Cluster{}, fmt.Errorf("put cluster %q: %w", c.Code, err)
 	}
 	d.invalidateAll(ctx)
+	// A put that changes nothing (the config's clusters upserted at every start) is no change.
+	if before == nil || !reflect.DeepEqual(*before, c) {
+		d.RecordChange(ctx, audit.Entry{Action: audit.ActionClusterPut, Cluster: c.Code, Target: "cluster:" + c.Code,
+			Before: auditState(before), After: auditState(&c)})
+	}
 	return c, nil
 }
 
@@ -54,11 +67,29 @@ func (d *Directory) DeleteCluster(ctx context.Context, code string) error {
 	}
 	sctx, cancel := d.storeCtx(ctx)
 	defer cancel()
+	before, err := d.previous(sctx, code)
+	if err != nil {
+		return fmt.Errorf("delete cluster %q: %w", code, err)
+	}
 	if err := d.store.DeleteCluster(sctx, code); err != nil {
 		return fmt.Errorf("delete cluster %q: %w", code, err)
 	}
 	d.invalidateAll(ctx)
+	d.RecordChange(ctx, audit.Entry{Action: audit.ActionClusterDelete, Cluster: code, Target: "cluster:" + code,
+		Before: auditState(before)})
 	return nil
+}
+
+// previous reads a cluster's state before a change, for the audit log; nil if it is new.
+func (d *Directory) previous(ctx context.Context, code string) (*Cluster, error) {
+	c, err := d.store.GetCluster(ctx, code)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
 }
 
 // checkCluster normalises code and checks that the cluster exists.
@@ -72,15 +103,15 @@ func (d *Directory) checkCluster(ctx context.Context, code string) (string, erro
 
 // Bind binds a username to a cluster in a namespace.
 func (d *Directory) Bind(ctx context.Context, ns Namespace, username, code string) error {
-	return d.changeBinding(ctx, ns, username, code, d.store.Bind)
+	return d.changeBinding(ctx, ns, username, code, audit.ActionUserBind, d.store.Bind)
 }
 
 // Unbind removes a binding; unbinding an absent binding is not an error.
 func (d *Directory) Unbind(ctx context.Context, ns Namespace, username, code string) error {
-	return d.changeBinding(ctx, ns, username, code, d.store.Unbind)
+	return d.changeBinding(ctx, ns, username, code, audit.ActionUserUnbind, d.store.Unbind)
 }
 
-func (d *Directory) changeBinding(ctx context.Context, ns Namespace, username, code string,
+func (d *Directory) changeBinding(ctx context.Context, ns Namespace, username, code, action string,
 	apply func(context.Context, Namespace, string, string) error) error {
 	name, err := d.NormalizeUsername(username)
 	if err != nil {
@@ -96,6 +127,7 @@ func (d *Directory) changeBinding(ctx context.Context, ns Namespace, username, c
 		return fmt.Errorf("binding %q to %q: %w", name, code, err)
 	}
 	d.cache.invalidate(cacheKey(ns, name))
+	d.RecordChange(ctx, audit.Entry{Action: action, Cluster: code, Target: "user:" + name, Namespace: string(ns)})
 	return nil
 }
 
@@ -152,6 +184,23 @@ func (b *BulkBinder) Flush(ctx context.Context) error {
 	b.Bound += len(b.pending)
 	b.pending = b.pending[:0]
 	return nil
+}
+
+// Finish writes what is still queued and records the import in the audit log with its
+// counts: rejected is the number of lines the caller refused, failed whether the import
+// stopped early (what was bound so far stays bound, and is recorded as such).
+func (b *BulkBinder) Finish(ctx context.Context, rejected int64, failed bool) error {
+	var err error
+	if !failed {
+		err = b.Flush(ctx)
+	}
+	counts := map[string]int64{"bound": int64(b.Bound), "rejected": rejected}
+	if failed || err != nil {
+		counts["failed"] = 1
+	}
+	b.d.RecordChange(ctx, audit.Entry{Action: audit.ActionUserImport, Cluster: b.code, Target: "cluster:" + b.code,
+		Namespace: string(b.ns), Counts: counts})
+	return err
 }
 
 // ListUsers pages through the usernames bound to a cluster.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ssogate/ssogate/internal/audit"
 	"time"
 )
 
@@ -148,6 +149,10 @@ func (r *Reconciler) Run(ctx context.Context, opts ReconcileOptions) (ReconcileR
 	r.d.opts.Logger.Info("directory: reconcile", "code", r.code, "client", string(r.ns), "actor", ActorFrom(ctx),
 		"dry_run", res.DryRun, "added", res.Added, "removed", res.Removed, "unchanged", res.Unchanged,
 		"duration", time.Since(start).String())
+	if !res.DryRun { // a dry run changes nothing, so it is no entry of the audit log
+		r.d.RecordChange(ctx, audit.Entry{Action: audit.ActionUserReconcile, Cluster: r.code, Target: "cluster:" + r.code,
+			Namespace: string(r.ns), Counts: map[string]int64{"added": res.Added, "removed": res.Removed, "unchanged": res.Unchanged}})
+	}
 	return res, nil
 }
 

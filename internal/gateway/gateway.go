@@ -12,12 +12,14 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/ssogate/ssogate/internal/admin"
 	"github.com/ssogate/ssogate/internal/config"
 	"github.com/ssogate/ssogate/internal/directory"
+	"github.com/ssogate/ssogate/internal/health"
 	"github.com/ssogate/ssogate/internal/metrics"
 	"github.com/ssogate/ssogate/internal/ratelimit"
 	"github.com/ssogate/ssogate/internal/sso"
@@ -39,6 +41,7 @@ type Gateway struct {
 	fwd        *sso.Forwarder
 	token      *tokenapi.Handler
 	metrics    *metrics.Metrics
+	health     *health.Tracker
 	limiter    *ratelimit.Limiter
 	public     *fasthttp.Server
 	publicLn   net.Listener
@@ -87,7 +90,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Gateway, error)
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	g := &Gateway{cfg: cfg, logger: logger, configPath: opts.ConfigPath, logLevel: opts.LogLevel, metrics: metrics.New()}
+	g := &Gateway{cfg: cfg, logger: logger, configPath: opts.ConfigPath, logLevel: opts.LogLevel, metrics: metrics.New(), health: health.New()}
 	g.notify = opts.Notify
 	if err := g.init(ctx, opts); err != nil {
 		g.Close()
@@ -116,6 +119,7 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 		ClusterRefresh:  cfg.Cache.ClusterRefresh,
 		Logger:          logger,
 		Trace:           g.storeTrace(),
+		Audit:           newAuditRecorder(g.store, logger),
 	})
 	if err := g.upsertClusters(ctx, cfg.Clusters); err != nil {
 		return err
@@ -131,10 +135,14 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 		MaxInFlight:     cfg.SSO.MaxInFlight,
 		BreakerFailures: uint32(cfg.SSO.BreakerFailures),
 		BreakerOpenFor:  cfg.SSO.BreakerOpenFor,
-		Observe:         g.metrics.ObserveSSO,
-		TLS:             ssoTLS(cfg),
+		Observe: func(cluster string, status int, elapsed time.Duration) {
+			g.metrics.ObserveSSO(cluster, status, elapsed)
+			g.health.ObserveSSO(cluster, status, elapsed)
+		},
+		TLS: ssoTLS(cfg),
 		OnBreakerChange: func(cluster, from, to string) {
 			g.metrics.BreakerChanged(cluster, from, to)
+			g.health.BreakerChanged(cluster, from, to)
 			logger.Warn("sso circuit breaker changed", "cluster", cluster, "from", from, "to", to)
 		},
 	})
@@ -149,7 +157,7 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 		Limiter:        g.limiter,
 		TrustedProxies: cfg.TrustedProxyPrefixes(),
 		StoreTimeout:   cfg.Store.Timeout,
-		Recorder:       g.metrics,
+		Recorder:       recorders{g.metrics, g.health},
 		Logger:         logger,
 		AccessLog:      true,
 		MaxBodyBytes:   int(cfg.MaxBodyBytes),
@@ -198,7 +206,8 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 			Logger:       logger,
 			Lockouts:     g.lockouts(),
 			// A bulk import runs as long as its lines keep coming (admin/bulk.go).
-			BulkIdleTimeout: cfg.HTTP.ReadTimeout,
+			BulkIdleTimeout:  cfg.HTTP.ReadTimeout,
+			OnLockoutCleared: g.auditLockoutCleared,
 		}),
 		// Slow clients are cut off on the admin listener too (SPEC section 6): the request
 		// within read_header_timeout + read_timeout, the answer within read_timeout +
@@ -209,6 +218,9 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 		IdleTimeout:       cfg.HTTP.IdleTimeout,
 		MaxHeaderBytes:    cfg.HTTP.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	if g.admin.Handler, err = g.withConsole(g.admin.Handler); err != nil {
+		return err
 	}
 	if g.publicLn, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -369,6 +381,7 @@ func (g *Gateway) Close() error {
 }
 
 func (g *Gateway) upsertClusters(ctx context.Context, clusters []directory.Cluster) error {
+	ctx = directory.WithActor(ctx, directory.ActorConfig)
 	for _, c := range clusters {
 		if _, err := g.dir.PutCluster(ctx, c); err != nil {
 			return fmt.Errorf("clusters: upsert %s: %w", c.Code, err)

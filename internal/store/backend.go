@@ -1,6 +1,7 @@
 package store
 
 import (
+	"github.com/ssogate/ssogate/internal/audit"
 	"github.com/ssogate/ssogate/internal/directory"
 	"github.com/ssogate/ssogate/internal/ratelimit"
 	"github.com/ssogate/ssogate/internal/refresh"
@@ -18,4 +19,5 @@ type Backend interface {
 	refresh.Batcher
 	ratelimit.Counters
 	syncer.Store
+	audit.Store
 }
