@@ -274,6 +274,8 @@ func (g *Gateway) registerMetrics() {
 			func() float64 { return float64(g.limiter.Stats().Fallbacks) })
 		g.metrics.CounterFunc("ssogate_ratelimit_waits_total", "Logins that waited for attempts in flight to settle instead of being refused.",
 			func() float64 { return float64(g.limiter.Stats().Waits) })
+		g.metrics.GaugeFunc("ssogate_ratelimit_owed_settlements", "Login settlements the store did not take (an outage), paid when it answers again.",
+			func() float64 { n, _ := g.limiter.OwedSettlements(); return float64(n) })
 	}
 }
 

@@ -42,9 +42,11 @@ type Result struct {
 	Err   error
 }
 
-// BatchCounters is implemented by shared stores that send several independent operations in
-// one round trip. Each operation keeps its own atomicity; the batch as a whole is not a
-// transaction. The limiter's reservation (lock check and two additions) and settlement are one
+// BatchCounters is implemented by stores that send several operations in one round trip.
+// Each operation keeps its own atomicity; a store may run more of them as one atomic step —
+// [Local] the whole batch, the Redis store those whose keys share a hash tag (an attempt's
+// counter and its in-flight count) — so a reservation is never seen half done and an attempt
+// in flight never reads as a recorded failure. The batch as a whole is not a transaction. The limiter's reservation (lock check and two additions) and settlement are one
 // batch each, so a login costs two round trips to the store instead of five.
 type BatchCounters interface {
 	Batch(ctx context.Context, ops []Op) []Result

@@ -55,6 +55,18 @@ func (f *faultyStore) Delete(ctx context.Context, key string) error {
 	return f.Local.Delete(ctx, key)
 }
 
+// Batch keeps the faults: the embedded Local's Batch would bypass them.
+func (f *faultyStore) Batch(ctx context.Context, ops []Op) []Result {
+	if err := f.check(ctx); err != nil {
+		out := make([]Result, len(ops))
+		for i := range out {
+			out[i].Err = err
+		}
+		return out
+	}
+	return f.Local.Batch(ctx, ops)
+}
+
 func newFaulty(t *testing.T, o Options) (*Limiter, *faultyStore, *clock) {
 	t.Helper()
 	clk := newClock()
@@ -216,4 +228,52 @@ func slidingHour(ts []time.Time, start time.Time) (first, worst int) {
 		worst = max(worst, i-j+1)
 	}
 	return first, worst
+}
+
+// A settlement the store refused is owed and paid once it is back; one that timed out may
+// have run on the server, so it is never paid twice (its reservation stays counted: the
+// conservative side).
+func TestOwedSettlements(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		fault     func(*faultyStore)
+		wantOwed  int64
+		wantUser  int64 // shared counters once the store is back
+		wantFlown int64
+	}{
+		{"store refuses", func(f *faultyStore) { f.fail.Store(true) }, 1, 0, 0},
+		{"store hangs past StoreTimeout", func(f *faultyStore) { f.hang.Store(true) }, 0, 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, f, clk := newFaulty(t, Options{StoreTimeout: 20 * time.Millisecond})
+			a, err := l.Begin(t.Context(), "alice", "192.0.2.1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.fault(f)
+			a.Done(t.Context(), Success)
+			if n, _ := l.OwedSettlements(); n != tc.wantOwed {
+				t.Fatalf("owed settlements %d, want %d", n, tc.wantOwed)
+			}
+			f.fail.Store(false)
+			f.hang.Store(false)
+			clk.Advance(time.Minute) // past StoreRetry
+			b, err := l.Begin(t.Context(), "bob", "192.0.2.2")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Done(t.Context(), Success)
+			deadline := time.Now().Add(5 * time.Second)
+			for n, _ := l.OwedSettlements(); n != 0; n, _ = l.OwedSettlements() {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d settlements still owed", n)
+				}
+				time.Sleep(time.Millisecond)
+			}
+			k := l.opts.Load().keys("alice", "192.0.2.1")
+			if u, fl := peek(t, f.Local, k.user), peek(t, f.Local, k.userFlight); u != tc.wantUser || fl != tc.wantFlown {
+				t.Fatalf("shared counter %d, in flight %d; want %d, %d", u, fl, tc.wantUser, tc.wantFlown)
+			}
+		})
+	}
 }

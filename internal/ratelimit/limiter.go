@@ -110,6 +110,7 @@ type Limiter struct {
 	downUntil atomic.Int64 // UnixNano before which the store is not tried
 	degraded  atomic.Bool  // for logging the transitions only
 	waiting   atomic.Int64 // attempts waiting for others to settle
+	owed      owedQueue    // settlements the shared store did not take (owed.go)
 
 	rejected, lockouts, fallbacks, storeErrors, waits atomic.Int64
 }
@@ -180,6 +181,7 @@ type Attempt struct {
 	k        keys
 	store    Counters // where the reservation was made
 	done     atomic.Bool
+	owe      []Op // give-backs the store did not take at Done (owed.go)
 }
 
 // errBusy is reserve's "over the limit only because of attempts still in flight".
@@ -319,7 +321,7 @@ func (l *Limiter) reserve(ctx context.Context, s Counters, a *Attempt) error {
 	}
 	// Counters first, in-flight after: the mirror of the order they were raised in.
 	slices.SortStableFunc(added, func(x, y undoKey) int { return cmpBool(k.isFlight(x.key), k.isFlight(y.key)) })
-	giveBack := func() { l.noteErr(l.undo(ctx, s, nil, added...)) }
+	giveBack := func() { l.noteErr(l.undo(ctx, s, nil, nil, added...)) }
 	// recorded is the failures a counter holds: its reservations minus those in flight (this
 	// attempt's among them).
 	recorded := func(i int) int64 { return res[i].Value - res[i-1].Value }
@@ -377,10 +379,10 @@ func cmpOr(a, b error) error {
 	return b
 }
 
-// run performs independent operations: in one round trip when a shared store batches, else one
-// after the other (the in-memory store answers in nanoseconds).
+// run performs independent operations: as one batch when the store batches (one round trip
+// to a shared store; one lock hold in [Local]), else one after the other.
 func (l *Limiter) run(ctx context.Context, s Counters, ops []Op) []Result {
-	if b, ok := s.(BatchCounters); ok && s != Counters(l.local) {
+	if b, ok := s.(BatchCounters); ok {
 		return b.Batch(ctx, ops)
 	}
 	out := make([]Result, len(ops))
@@ -433,6 +435,7 @@ func (l *Limiter) storeFailed(o *Options, err error) {
 }
 
 func (l *Limiter) storeOK(o *Options) {
+	l.payOwed()
 	if l.degraded.CompareAndSwap(true, false) {
 		o.Logger.LogAttrs(context.Background(), slog.LevelInfo, "ratelimit: shared store reachable again")
 	}

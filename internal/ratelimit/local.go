@@ -7,7 +7,10 @@ import (
 	"time"
 )
 
-var _ Counters = (*Local)(nil)
+var (
+	_ Counters      = (*Local)(nil)
+	_ BatchCounters = (*Local)(nil)
+)
 
 // errBadTTL is returned for a non-positive ttl: such a counter could never count anything.
 var errBadTTL = errors.New("ratelimit: counter ttl must be positive")
@@ -61,6 +64,10 @@ func (c *Local) Add(_ context.Context, key string, delta int64, ttl time.Duratio
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.add(now, key, delta, ttl), nil
+}
+
+func (c *Local) add(now time.Time, key string, delta int64, ttl time.Duration) int64 {
 	c.maybeSweep(now)
 	e, ok := c.m[key]
 	if !ok || !now.Before(e.exp) {
@@ -71,19 +78,49 @@ func (c *Local) Add(_ context.Context, key string, delta int64, ttl time.Duratio
 	}
 	e.v += delta
 	c.m[key] = e
-	return e.v, nil
+	return e.v
 }
 
 // Peek implements [Counters].
 func (c *Local) Peek(_ context.Context, key string) (int64, time.Duration, error) {
 	now := c.now()
 	c.mu.Lock()
-	e, ok := c.m[key]
+	v, ttl := c.peek(now, key)
 	c.mu.Unlock()
+	return v, ttl, nil
+}
+
+func (c *Local) peek(now time.Time, key string) (int64, time.Duration) {
+	e, ok := c.m[key]
 	if !ok || !now.Before(e.exp) {
-		return 0, 0, nil
+		return 0, 0
 	}
-	return e.v, e.exp.Sub(now), nil
+	return e.v, e.exp.Sub(now)
+}
+
+// Batch implements [BatchCounters], all of it under one lock: the values a reservation reads
+// (a counter and its in-flight count) are of one instant, so attempts racing in this
+// instance cannot make in-flight reservations look like recorded failures.
+func (c *Local) Batch(_ context.Context, ops []Op) []Result {
+	out := make([]Result, len(ops))
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, o := range ops {
+		switch o.Kind {
+		case OpAdd:
+			if o.TTL <= 0 {
+				out[i].Err = errBadTTL
+				continue
+			}
+			out[i].Value = c.add(now, o.Key, o.Delta, o.TTL)
+		case OpPeek:
+			out[i].Value, out[i].TTL = c.peek(now, o.Key)
+		default:
+			delete(c.m, o.Key)
+		}
+	}
+	return out
 }
 
 // Delete implements [Counters].

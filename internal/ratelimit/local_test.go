@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -113,5 +114,42 @@ func BenchmarkBeginDone(b *testing.B) {
 			b.Fatal(err)
 		}
 		a.Done(ctx, Success)
+	}
+}
+
+// A batch is one instant of the counters: a reservation raising a counter and its in-flight
+// count together is never seen half done, so an attempt in flight never reads as a recorded
+// failure (counter minus in flight) to another attempt of this instance.
+func TestLocalBatchIsAtomic(t *testing.T) {
+	c := NewLocal(0, nil)
+	ctx := t.Context()
+	raise := []Op{{Kind: OpAdd, Key: "f", Delta: 1, TTL: time.Minute}, {Kind: OpAdd, Key: "c", Delta: 1, TTL: time.Minute}}
+	lower := []Op{{Kind: OpAdd, Key: "c", Delta: -1, TTL: time.Minute}, {Kind: OpAdd, Key: "f", Delta: -1, TTL: time.Minute}}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 2000 {
+				c.Batch(ctx, raise)
+				c.Batch(ctx, lower)
+			}
+		}()
+	}
+	var bad atomic.Int64
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for range 4000 {
+			r := c.Batch(ctx, raise)
+			if r[1].Value != r[0].Value {
+				bad.Add(1)
+			}
+			c.Batch(ctx, lower)
+		}
+	}()
+	wg.Wait()
+	if n := bad.Load(); n != 0 {
+		t.Fatalf("%d reservations saw a counter and its in-flight count apart", n)
 	}
 }

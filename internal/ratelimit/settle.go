@@ -12,7 +12,9 @@ import (
 // Done records the attempt's outcome; calls after the first, and calls on a nil Attempt, do
 // nothing. Like Begin it ignores ctx's cancellation: a client hanging up after a wrong
 // password must not erase the failure. If the store fails, a failure is counted in this
-// instance instead; a lost give-back (success, neutral) leaves the attempt counted.
+// instance at once, and what the store did not take (give-backs, in-flight counts, the lock
+// check) is owed to it and paid when it answers again (owed.go). A settlement whose call
+// timed out may have run, so it is not paid twice: its reservation stays counted.
 func (a *Attempt) Done(ctx context.Context, outcome Outcome) {
 	if a == nil || !a.done.CompareAndSwap(false, true) {
 		return
@@ -36,8 +38,15 @@ func (a *Attempt) Done(ctx context.Context, outcome Outcome) {
 		l.storeOK(o)
 		return
 	}
-	if err != errStoreResting {
+	if err == errStoreResting {
+		a.owe = a.giveBacks(outcome) // nothing was sent
+	} else {
 		l.storeFailed(o, err)
+	}
+	// What the store did not take is paid when it answers again (owed.go): a reservation
+	// left in flight would make later attempts wait for it, then be refused.
+	if len(a.owe) > 0 || outcome == Failure {
+		l.owe(a, outcome)
 	}
 	if outcome != Failure {
 		return
@@ -49,7 +58,7 @@ func (a *Attempt) Done(ctx context.Context, outcome Outcome) {
 	if a.k.ip != "" {
 		_, _ = l.local.Add(ctx, a.k.ip, 1, o.IPWindow)
 	}
-	l.noteErr(l.lockIfFull(ctx, l.local, a, nil))
+	l.noteErr(l.lockIfFull(ctx, l.local, a, nil, nil))
 }
 
 // errStoreResting stands for the store being skipped after a recent failure.
@@ -62,13 +71,14 @@ func (l *Limiter) finish(ctx context.Context, s Counters, a *Attempt, outcome Ou
 	case Success:
 		var del []Op
 		if k.user != "" {
-			del = append(del, Op{Kind: OpDelete, Key: k.user})
+			// TTL is only for a lost delete, owed as a give-back (see give).
+			del = append(del, Op{Kind: OpDelete, Key: k.user, TTL: o.UserWindow})
 		}
-		return l.undo(ctx, s, del, append([]undoKey{{k.ip, o.IPWindow}}, flights...)...)
+		return l.undo(ctx, s, &a.owe, del, append([]undoKey{{k.ip, o.IPWindow}}, flights...)...)
 	case Neutral:
-		return l.undo(ctx, s, nil, append([]undoKey{{k.user, o.UserWindow}, {k.ip, o.IPWindow}}, flights...)...)
+		return l.undo(ctx, s, &a.owe, nil, append([]undoKey{{k.user, o.UserWindow}, {k.ip, o.IPWindow}}, flights...)...)
 	default: // Failure: keep the reservation, leave the flight
-		return l.lockIfFull(ctx, s, a, flights)
+		return l.lockIfFull(ctx, s, a, flights, &a.owe)
 	}
 }
 
@@ -79,7 +89,9 @@ func (l *Limiter) finish(ctx context.Context, s Counters, a *Attempt, outcome Ou
 //
 // Only the caller whose Add creates the lock key counts a strike, so simultaneous failures
 // start one lockout, not one each (which would jump straight to LockoutMax).
-func (l *Limiter) lockIfFull(ctx context.Context, s Counters, a *Attempt, flights []undoKey) error {
+//
+// Give-backs the store did not take are appended to owe (when not nil), see give.
+func (l *Limiter) lockIfFull(ctx context.Context, s Counters, a *Attempt, flights []undoKey, owe *[]Op) error {
 	o, k := a.o, a.k
 	var ops []Op
 	for _, f := range flights {
@@ -93,20 +105,7 @@ func (l *Limiter) lockIfFull(ctx context.Context, s Counters, a *Attempt, flight
 	if len(ops) == 0 {
 		return nil
 	}
-	res := l.run(ctx, s, ops)
-	var err error
-	var fix []Op
-	for i, r := range res {
-		err = errors.Join(err, r.Err)
-		if r.Err == nil && ops[i].Kind == OpAdd && r.Value < 0 {
-			fix = append(fix, Op{Kind: OpAdd, Key: ops[i].Key, Delta: 1, TTL: ops[i].TTL})
-		}
-	}
-	if len(fix) > 0 {
-		for _, r := range l.run(ctx, s, fix) {
-			err = errors.Join(err, r.Err)
-		}
-	}
+	res, err := l.give(ctx, s, ops, owe)
 	if err != nil || k.user == "" {
 		return err
 	}
@@ -150,10 +149,8 @@ type undoKey struct {
 }
 
 // undo gives reservations back (and runs extra operations, such as a success's delete, in the
-// same batch), in the order given. If a counter expired or was reset meanwhile, Add(-1)
-// recreates it at -1, which would hand out a free attempt; the caller that drove it below zero
-// puts its own unit back, so the counter settles at 0.
-func (l *Limiter) undo(ctx context.Context, s Counters, extra []Op, keys ...undoKey) error {
+// same batch), in the order given; see give.
+func (l *Limiter) undo(ctx context.Context, s Counters, owe *[]Op, extra []Op, keys ...undoKey) error {
 	ops := extra
 	for _, k := range keys {
 		if k.key != "" {
@@ -163,12 +160,31 @@ func (l *Limiter) undo(ctx context.Context, s Counters, extra []Op, keys ...undo
 	if len(ops) == 0 {
 		return nil
 	}
+	_, err := l.give(ctx, s, ops, owe)
+	return err
+}
+
+// give runs ops, whose additions give reservations back. If a counter expired or was reset
+// meanwhile, Add(-1) recreates it at -1, which would hand out a free attempt; the caller that
+// drove it below zero puts its own unit back, so the counter settles at 0.
+//
+// A give-back the store did not run is appended to owe (when not nil), to be paid later
+// (owed.go); a lost delete is owed as a give-back of one, and one that timed out is not owed
+// at all, since it may have run (see mayBeOwed).
+func (l *Limiter) give(ctx context.Context, s Counters, ops []Op, owe *[]Op) ([]Result, error) {
+	res := l.run(ctx, s, ops)
 	var err error
 	var fix []Op
-	for i, r := range l.run(ctx, s, ops) {
+	for i, r := range res {
+		op := ops[i]
 		err = errors.Join(err, r.Err)
-		if r.Err == nil && ops[i].Kind == OpAdd && r.Value < 0 {
-			fix = append(fix, Op{Kind: OpAdd, Key: ops[i].Key, Delta: 1, TTL: ops[i].TTL})
+		switch {
+		case r.Err == nil && op.Kind == OpAdd && r.Value < 0:
+			fix = append(fix, Op{Kind: OpAdd, Key: op.Key, Delta: 1, TTL: op.TTL})
+		case r.Err != nil && owe != nil && mayBeOwed(r.Err) && op.Kind == OpAdd && op.Delta < 0:
+			*owe = append(*owe, op)
+		case r.Err != nil && owe != nil && mayBeOwed(r.Err) && op.Kind == OpDelete && op.TTL > 0:
+			*owe = append(*owe, Op{Kind: OpAdd, Key: op.Key, Delta: -1, TTL: op.TTL})
 		}
 	}
 	if len(fix) > 0 {
@@ -176,5 +192,5 @@ func (l *Limiter) undo(ctx context.Context, s Counters, extra []Op, keys ...undo
 			err = errors.Join(err, r.Err)
 		}
 	}
-	return err
+	return res, err
 }

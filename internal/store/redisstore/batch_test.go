@@ -46,3 +46,40 @@ func TestCounterBatch(t *testing.T) {
 		}
 	}
 }
+
+// The operations of a batch on one hash tag (a username's counter and its in-flight count)
+// are one atomic step, even against another instance's batches: a reservation that raises
+// both is never seen half done, which would make an attempt in flight read as a recorded
+// failure to the limiter (a false refusal, or a lockout of a user who never failed).
+func TestCounterBatchAtomicAcrossInstances(t *testing.T) {
+	a := openStore(t, Options{Addrs: []string{machineRedis()}})
+	b := openStore(t, Options{Addrs: []string{machineRedis()}, Prefix: a.keys.prefix})
+	ctx := context.Background()
+	raise := []ratelimit.Op{{Kind: ratelimit.OpAdd, Key: "{u:x}f", Delta: 1, TTL: time.Minute},
+		{Kind: ratelimit.OpAdd, Key: "{u:x}c", Delta: 1, TTL: time.Minute}}
+	lower := []ratelimit.Op{{Kind: ratelimit.OpAdd, Key: "{u:x}c", Delta: -1, TTL: time.Minute},
+		{Kind: ratelimit.OpAdd, Key: "{u:x}f", Delta: -1, TTL: time.Minute}}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 300 {
+			b.Batch(ctx, raise)
+			b.Batch(ctx, lower)
+		}
+	}()
+	bad := 0
+	for range 300 {
+		r := a.Batch(ctx, raise)
+		if r[0].Err != nil || r[1].Err != nil {
+			t.Fatal(r[0].Err, r[1].Err)
+		}
+		if r[0].Value != r[1].Value {
+			bad++
+		}
+		a.Batch(ctx, lower)
+	}
+	<-done
+	if bad != 0 {
+		t.Fatalf("%d of 300 reservations saw the counter and its in-flight count apart", bad)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -120,12 +121,16 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// Batch runs independent counter operations in one pipeline (ratelimit.BatchCounters). Each
-// operation is one call of counterLua, so a server that lost its scripts (a restart, a
-// failover, a cluster node that never ran them) refuses all of its operations, which
-// evalMulti sends again with the source, in their order.
+// Batch runs counter operations in one pipeline (ratelimit.BatchCounters): the operations
+// whose keys share a hash tag (a username's counters, an address's) are one call of
+// counterLua, atomic on their slot's node, in their order. A server that lost its scripts (a
+// restart, a failover, a cluster node that never ran them) refuses a whole call, which
+// evalMulti sends again with the source.
 func (s *Store) Batch(ctx context.Context, ops []ratelimit.Op) []ratelimit.Result {
 	out := make([]ratelimit.Result, len(ops))
+	if len(ops) == 0 {
+		return out
+	}
 	ctx, cancel, err := s.op(ctx)
 	if err != nil {
 		for i := range out {
@@ -134,42 +139,82 @@ func (s *Store) Batch(ctx context.Context, ops []ratelimit.Op) []ratelimit.Resul
 		return out
 	}
 	defer cancel()
-	calls := make([]scriptCall, len(ops))
+	var calls []scriptCall
+	var members [][]int // members[c]: the ops of calls[c]
+	group := map[string]int{}
 	for i, o := range ops {
-		key := []string{s.keys.counter(o.Key)}
+		key := s.keys.counter(o.Key)
+		var arg []string
 		switch o.Kind {
 		case ratelimit.OpAdd:
 			if o.TTL < time.Millisecond {
 				return s.batchOneByOne(ctx, ops) // Add reports the bad ttl
 			}
-			calls[i] = scriptCall{key, []string{"add", strconv.FormatInt(o.Delta, 10), strconv.FormatInt(o.TTL.Milliseconds(), 10)}}
+			arg = []string{"add", strconv.FormatInt(o.Delta, 10) + ":" + strconv.FormatInt(o.TTL.Milliseconds(), 10)}
 		case ratelimit.OpPeek:
-			calls[i] = scriptCall{key, []string{"peek"}}
+			arg = []string{"peek", ""}
 		default:
-			calls[i] = scriptCall{key, []string{"del"}}
+			arg = []string{"del", ""}
 		}
+		tag := hashTag(key)
+		c, ok := group[tag]
+		if !ok {
+			c = len(calls)
+			group[tag] = c
+			calls = append(calls, scriptCall{})
+			members = append(members, nil)
+		}
+		calls[c].keys = append(calls[c].keys, key)
+		calls[c].args = append(calls[c].args, arg...)
+		members[c] = append(members[c], i)
 	}
-	for i, r := range s.evalMulti(ctx, counterLua, calls) {
-		switch ops[i].Kind {
-		case ratelimit.OpAdd:
-			out[i].Value, out[i].Err = r.AsInt64()
-		case ratelimit.OpPeek:
-			vals, err := r.AsIntSlice()
-			if err == nil && len(vals) != 2 {
-				err = fmt.Errorf("script returned %d values", len(vals))
-			}
-			if err == nil {
-				out[i].Value, out[i].TTL = vals[0], time.Duration(max(vals[1], 0))*time.Millisecond
-			}
-			out[i].Err = err
-		default:
-			out[i].Err = r.Error()
+	for c, r := range s.evalMulti(ctx, counterLua, calls) {
+		vals, err := r.ToArray()
+		if err == nil && len(vals) != len(members[c]) {
+			err = fmt.Errorf("script returned %d values for %d operations", len(vals), len(members[c]))
 		}
-		if out[i].Err != nil {
-			out[i].Err = fmt.Errorf("redis store: counter %q: %w", ops[i].Key, out[i].Err)
+		for j, i := range members[c] {
+			if err != nil {
+				out[i].Err = fmt.Errorf("redis store: counter %q: %w", ops[i].Key, err)
+				continue
+			}
+			out[i] = counterResult(ops[i], vals[j])
 		}
 	}
 	return out
+}
+
+// counterResult reads one operation's answer out of counterLua's.
+func counterResult(o ratelimit.Op, m rueidis.RedisMessage) ratelimit.Result {
+	var res ratelimit.Result
+	switch o.Kind {
+	case ratelimit.OpAdd:
+		res.Value, res.Err = m.AsInt64()
+	case ratelimit.OpPeek:
+		vals, err := m.AsIntSlice()
+		if err == nil && len(vals) != 2 {
+			err = fmt.Errorf("script returned %d values", len(vals))
+		}
+		if err == nil {
+			res.Value, res.TTL = vals[0], time.Duration(max(vals[1], 0))*time.Millisecond
+		}
+		res.Err = err
+	}
+	if res.Err != nil {
+		res.Err = fmt.Errorf("redis store: counter %q: %w", o.Key, res.Err)
+	}
+	return res
+}
+
+// hashTag is the part of key Redis Cluster hashes for its slot: the text between the first
+// '{' and the next '}' when not empty, else the whole key. Keys with one tag share a slot.
+func hashTag(key string) string {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			return key[i+1 : i+1+j]
+		}
+	}
+	return key
 }
 
 func (s *Store) batchOneByOne(ctx context.Context, ops []ratelimit.Op) []ratelimit.Result {

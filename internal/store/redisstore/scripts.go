@@ -216,23 +216,35 @@ local v = redis.call('GET', KEYS[1])
 if not v then return {0, 0} end
 return {tonumber(v), redis.call('PTTL', KEYS[1])}`)
 
-// counterLua is one counter operation of a batch (ratelimit.BatchCounters): ARGV[1] is "add"
-// (ARGV[2] delta, ARGV[3] ttl ms, as addLua), "peek" (as peekLua) or "del". One script for
-// all three means a server that lost its scripts refuses every operation of a batch sent to
-// it, so they are sent again in their order — a DEL outside the script would run before the
-// additions retried after it.
+// counterLua runs counter operations of a batch (ratelimit.BatchCounters) that share one
+// hash tag, hence one slot, in one atomic step: for each KEYS[i], ARGV[2i-1] is "add"
+// (ARGV[2i] "delta:ttl ms", as addLua), "peek" (as peekLua) or "del". Atomic matters: a
+// reservation raises a counter and its in-flight count, and a reader must never see one
+// without the other, or an attempt in flight reads as a recorded failure (a false refusal,
+// even a false lockout) — separate calls let another instance's calls run between them. One
+// script for all three also means a server that lost its scripts refuses every operation of
+// a group, so they are sent again whole, in their order.
 var counterLua = newScript(`
-local op = ARGV[1]
-if op == 'add' then
-  local v = redis.call('INCRBY', KEYS[1], ARGV[2])
-  if redis.call('PTTL', KEYS[1]) == -1 then
-    redis.call('PEXPIRE', KEYS[1], ARGV[3])
+local out = {}
+for i = 1, #KEYS do
+  local op, arg = ARGV[2*i-1], ARGV[2*i]
+  if op == 'add' then
+    local sep = string.find(arg, ':', 1, true)
+    local v = redis.call('INCRBY', KEYS[i], string.sub(arg, 1, sep-1))
+    if redis.call('PTTL', KEYS[i]) == -1 then
+      redis.call('PEXPIRE', KEYS[i], string.sub(arg, sep+1))
+    end
+    out[i] = v
+  elseif op == 'peek' then
+    local v = redis.call('GET', KEYS[i])
+    if not v then
+      out[i] = {0, 0}
+    else
+      out[i] = {tonumber(v), redis.call('PTTL', KEYS[i])}
+    end
+  else
+    redis.call('DEL', KEYS[i])
+    out[i] = 0
   end
-  return v
-elseif op == 'peek' then
-  local v = redis.call('GET', KEYS[1])
-  if not v then return {0, 0} end
-  return {tonumber(v), redis.call('PTTL', KEYS[1])}
 end
-redis.call('DEL', KEYS[1])
-return 0`)
+return out`)
