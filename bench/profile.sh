@@ -21,6 +21,9 @@ cleanup() {
   for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$WORK"
+  if [ "${STORE:-embedded}" = redis ] && command -v redis-cli >/dev/null; then
+    redis-cli --scan --pattern "ssogate-profile-$$:*" | xargs -r -n 500 redis-cli unlink >/dev/null
+  fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -47,12 +50,17 @@ case "$SCENARIO" in
 esac
 "$WORK/bin/stubsso" --listen "127.0.0.1:$SPORT" &
 PIDS+=($!)
+# STORE=redis profiles the redis store (127.0.0.1:6379, a key prefix of its own).
+STORE_LINE="store: {driver: embedded, path: \"$WORK/ssogate.db\"}"
+if [ "${STORE:-embedded}" = redis ]; then
+  STORE_LINE="store: {driver: redis, redis_addrs: [\"127.0.0.1:6379\"], redis_prefix: \"ssogate-profile-$$:\"}"
+fi
 cat >"$WORK/ssogate.yaml" <<YAML
 listen: 127.0.0.1:$GPORT
 admin_listen: 127.0.0.1:$APORT
 admin_token: profile
 log_level: ${LOG_LEVEL:-info}
-store: {driver: embedded, path: "$WORK/ssogate.db"}
+$STORE_LINE
 ratelimit: {enabled: $RL}
 clusters:
   - {code: STUB, name: stub, sso_url: "http://127.0.0.1:$SPORT/sso", server_url: "http://127.0.0.1:$SPORT/server"}

@@ -3,7 +3,8 @@
 #
 # Installs wrk and nginx from Debian's packages when missing, builds the gateway and the
 # bench programs, and runs bench/cmd/benchrun: bare net/http vs ssogate answering from the
-# directory, ssogate vs nginx proxy_pass vs the stub SSO called directly, latency at half of
+# directory (and a bare fasthttp handler, the SPEC's ceiling), ssogate vs nginx proxy_pass vs
+# Caddy reverse_proxy (go install'ed into a cache dir once) vs the stub SSO called directly, latency at half of
 # the maximum load, and the same with the redis store (127.0.0.1:6379, skipped when absent).
 # Loopback only; about 9 minutes with the defaults. Extra arguments go to benchrun, e.g.
 #   bench/run.sh --duration 5s --rounds 1 --groups directory,forward
@@ -25,6 +26,21 @@ install_missing() {
 install_missing
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
+# Caddy (the reverse_proxy baseline) from the Go module proxy, built once into a cache dir.
+# CADDY=/path/to/caddy uses another binary; CADDY=none skips the Caddy rows.
+CADDY_VERSION=v2.11.9
+CADDY_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/ssogate-bench/caddy-$CADDY_VERSION"
+if [ -z "${CADDY:-}" ]; then
+  CADDY="$CADDY_DIR/caddy"
+  if [ ! -x "$CADDY" ]; then
+    echo "bench: installing caddy $CADDY_VERSION into $CADDY_DIR (a few minutes, once)" >&2
+    mkdir -p "$CADDY_DIR"
+    GOBIN="$CADDY_DIR" GOFLAGS=-mod=mod timeout 900 go install "github.com/caddyserver/caddy/v2/cmd/caddy@$CADDY_VERSION" ||
+      { echo "bench: caddy install failed; its rows are skipped" >&2; CADDY=none; }
+  fi
+fi
+[ "$CADDY" = none ] && CADDY=""
+
 WORK=$(mktemp -d /tmp/ssogate-bench.XXXXXX)
 OUT="bench/out/$(date +%Y%m%d-%H%M%S)"
 PIDS="$WORK/pids"
@@ -42,8 +58,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# The commit is read before the build, so that it names what was built.
+COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo none)$(git diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)')"
 echo "bench: building" >&2
-go build -o "$WORK/bin/" ./cmd/ssogate ./bench/cmd/stubsso ./bench/cmd/bare ./bench/cmd/load ./bench/cmd/benchrun
+go build -o "$WORK/bin/" ./cmd/ssogate ./bench/cmd/stubsso ./bench/cmd/bare ./bench/cmd/barefast ./bench/cmd/load ./bench/cmd/benchrun
 
 mkdir -p "$OUT"
 {
@@ -51,9 +69,11 @@ mkdir -p "$OUT"
   echo "nproc: $(nproc)"
   echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
   echo "kernel: $(uname -r)"
-  echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo none)$(git diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)')"
+  echo "uptime: $(uptime)"
+  echo "caddy: ${CADDY:-none} ($CADDY_VERSION)"
+  echo "commit: $COMMIT"
 } | tee "$OUT/machine.txt" >&2
 
 "$WORK/bin/benchrun" --bin "$WORK/bin" --work "$WORK/run" --out "$OUT" --pidfile "$PIDS" \
-  --wrk "$(command -v wrk)" --nginx "$NGINX" --lua bench/wrk/post.lua "$@" 2> >(tee "$OUT/run.log" >&2)
-echo "bench: results in $OUT" >&2
+  --wrk "$(command -v wrk)" --nginx "$NGINX" --caddy "$CADDY" --lua bench/wrk/post.lua "$@" 2> >(tee "$OUT/run.log" >&2)
+echo "bench: results in $OUT (uptime at the end: $(uptime))" >&2

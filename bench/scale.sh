@@ -9,8 +9,9 @@
 #      through a gateway restarted after the import;
 #   4. login latency with the cache cold (each username's first request) vs warm, at a fixed
 #      rate, both stores.
-# Loopback only; about 8 minutes. SCALE_N (1000000) and SCALE_BIG (10000000) change the
-# sizes; SCALE_PARTS (redis,embedded,redis-gateway) picks parts; the environment reaches the
+# Loopback only; about 9 minutes. SCALE_N (1000000) and SCALE_BIG (10000000) change the
+# sizes; SCALE_PARTS (redis,embedded,idle,redis-gateway) picks parts (idle: RSS added by
+# 10,000 idle keep-alive client connections, SCALE_IDLE_N); the environment reaches the
 # gateways (e.g. GOMEMLIMIT=150MiB). Results: stdout and bench/out/scale-<date>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +19,7 @@ cd "$(dirname "$0")/.."
 N=${SCALE_N:-1000000}
 BIG=${SCALE_BIG:-10000000}
 COLD_RATE=${SCALE_COLD_RATE:-2000}
-PARTS=${SCALE_PARTS:-redis,embedded,redis-gateway}
+PARTS=${SCALE_PARTS:-redis,embedded,idle,redis-gateway}
 part() { [[ ",$PARTS," == *",$1,"* ]]; }
 WORK=$(mktemp -d /tmp/ssogate-scale.XXXXXX)
 OUT="bench/out/scale-$(date +%Y%m%d-%H%M%S)"
@@ -62,7 +63,7 @@ say "environment: GOGC=${GOGC:-default} GOMEMLIMIT=${GOMEMLIMIT:-default} GOMAXP
 say "commit: $(git rev-parse --short HEAD 2>/dev/null || echo none)$(git diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)')"
 
 echo "scale: building" >&2
-go build -o "$WORK/bin/" ./cmd/ssogate ./bench/cmd/stubsso ./bench/cmd/load
+go build -o "$WORK/bin/" ./cmd/ssogate ./bench/cmd/stubsso ./bench/cmd/load ./bench/cmd/idleconns
 REDIS_BUILT=1
 if ! go build -o "$WORK/bin/" ./bench/cmd/redisscale 2>"$WORK/redis-build.log"; then
   REDIS_BUILT=0
@@ -89,7 +90,10 @@ fi
 if [ "$REDIS_BUILT" = 1 ] && part redis; then
   say ""
   say "## 1. Redis memory per binding (redisstore.BindMany, batches of 5000) and uncached lookups"
-  for spec in "$N user%08d" "$N name.%08d@example.com" "$BIG user%08d"; do
+  # SCALE_REDIS_SPECS overrides the list: "COUNT FORMAT;COUNT FORMAT…". The 10 M rows cover a
+  # 12-byte and an 11-byte username (SPEC section 7: username + 8 B also for short names).
+  IFS=';' read -r -a specs <<<"${SCALE_REDIS_SPECS:-$N user%08d;$N name.%08d@example.com;$BIG user%08d;$BIG u%010d}"
+  for spec in "${specs[@]}"; do
     set -- $spec
     redis-cli -p "$RPORT" flushall >/dev/null
     echo "scale: binding $1 usernames like $(printf "$2" 42) …" >&2
@@ -198,6 +202,28 @@ gateway_figures() { # name driver
 }
 
 if part embedded; then gateway_figures embedded embedded; fi
+
+# 5. Idle keep-alive client connections: a fresh gateway (embedded store, defaults), then
+#    IDLE_N connections that each served one login and stay open (bench/cmd/idleconns).
+if part idle; then
+  IDLE_N=${SCALE_IDLE_N:-10000}
+  GW_PORT=$(free_port)
+  ADMIN_PORT=$(free_port)
+  say ""
+  say "## idle keep-alive connections: $IDLE_N, each after one login (embedded store, defaults)"
+  start_gw idle embedded
+  curl -fs -o /dev/null -X PUT -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$ADMIN_PORT/admin/clusters/STUB/users/idle"
+  "$BIN/load" --url "http://127.0.0.1:$GW_PORT/oauth/token" --basic app:app-secret \
+    --body 'grant_type=password&username=idle&password=secret' --total 2000 --conns 8 --expect '"code":200' >/dev/null
+  line=$("$BIN/idleconns" --addr "127.0.0.1:$GW_PORT" --pid "$GW_PID" --n "$IDLE_N" \
+    --body 'grant_type=password&username=idle&password=secret' | grep BENCHJSON)
+  echo "$line" >>"$OUT/idleconns.jsonl"
+  say "$(printf 'RSS %.1f MiB → %.1f MiB with %d idle connections (%d failed): +%.1f MiB, %.1f KiB each; RssAnon %.1f → %.1f MiB (target ≤ +100 MiB: %s)' \
+    "$(field rss_before_mib "$line")" "$(field rss_after_mib "$line")" "$(field conns "$line")" "$(field failed "$line")" \
+    "$(field added_mib "$line")" "$(field per_conn_kib "$line")" "$(field rss_anon_before_mib "$line")" "$(field rss_anon_after_mib "$line")" \
+    "$(awk -v a="$(field added_mib "$line")" -v c="$(field conns "$line")" -v n="$IDLE_N" 'BEGIN{print (a <= 100 && c == n ? "met" : "NOT met")}')")"
+  stop_gw
+fi
 if [ "$REDIS_BUILT" = 1 ] && part redis-gateway; then
   redis-cli -p "$RPORT" flushall >/dev/null
   if gateway_figures redis redis; then :; else say "redis gateway figures failed (see above)"; fi

@@ -114,7 +114,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			logger.Warn("sd_notify failed", "err", err)
 		}
 	}
-	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: logger, ConfigPath: *path, LogLevel: level, Notify: notify})
+	gopts := gateway.Options{Logger: logger, ConfigPath: *path, LogLevel: level, Notify: notify}
+	if cfg.LogFormat != "text" {
+		gopts.AccessJSON = sink // newLogger's JSON handler writes there
+	}
+	g, err := gateway.New(ctx, cfg, gopts)
 	if err != nil {
 		logger.Error("start failed", "err", err)
 		return 1

@@ -7,19 +7,24 @@ import (
 	"github.com/ssogate/ssogate/internal/console"
 	"github.com/ssogate/ssogate/internal/health"
 	"github.com/ssogate/ssogate/internal/metrics"
+	"github.com/ssogate/ssogate/internal/tokenapi"
 )
 
 // recorders feeds one token-endpoint answer to the metrics and to the console's in-process
-// health figures, so tokenapi keeps its one Recorder.
+// health figures, so tokenapi keeps its one Recorder. The metrics are embedded so that the
+// optional recorder interfaces they implement (tokenapi.ErrorRecorder) stay visible to the
+// token handler's type assertion.
 type recorders struct {
-	m *metrics.Metrics
+	*metrics.Metrics
 	h *health.Tracker
 }
 
 func (r recorders) Answered(code int, cluster string, elapsed time.Duration) {
-	r.m.Answered(code, cluster, elapsed)
+	r.Metrics.Answered(code, cluster, elapsed)
 	r.h.Answered(code, cluster, elapsed)
 }
+
+var _ tokenapi.ErrorRecorder = recorders{}
 
 // withConsole serves the console under /ui/ beside the admin API on the admin listener.
 func (g *Gateway) withConsole(api http.Handler) (http.Handler, error) {

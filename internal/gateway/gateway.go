@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -81,6 +82,9 @@ type Options struct {
 	// SyncInstance names this instance as the owner of scheduled-sync leases (default:
 	// random); tests and logs tell instances apart by it.
 	SyncInstance string
+	// AccessJSON, when set, is the writer of Logger's JSON handler: the access line is then
+	// encoded by hand and written there directly (tokenapi.Options.AccessJSON).
+	AccessJSON io.Writer
 }
 
 // New opens the store and both listeners (so ":0" addresses are known before Run) and wires
@@ -160,6 +164,7 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 		Recorder:       recorders{g.metrics, g.health},
 		Logger:         logger,
 		AccessLog:      true,
+		AccessJSON:     opts.AccessJSON,
 		MaxBodyBytes:   int(cfg.MaxBodyBytes),
 		// One process reads the embedded store: a pending view makes each refresh-token
 		// record routable at once (SPEC section 2); on Redis every instance must see it, so

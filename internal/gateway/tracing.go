@@ -44,6 +44,7 @@ func (g *Gateway) traceTokenAPI(o *tokenapi.Options) {
 	}
 	o.Tracer = g.tracer
 	o.Logger = slog.New(tracing.LogHandler(o.Logger.Handler())) // trace_id on the access line
+	o.AccessJSON = nil                                          // the hand-encoded line has no trace_id
 	o.Directory = g.tracer.WrapResolver(g.dir)
 	o.Forwarder = g.tracer.WrapForwarder(g.fwd)
 	if o.Refresh != nil {

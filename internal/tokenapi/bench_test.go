@@ -89,7 +89,7 @@ func newBenchGateway(b *testing.B, rateLimit bool) *benchGateway {
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	h := New(Options{
 		Directory: dir, Forwarder: sso.New(sso.Options{}), Refresh: store, Limiter: limiter,
-		Recorder: metrics.New(), Logger: logger, AccessLog: true, RefreshLocal: true,
+		Recorder: metrics.New(), Logger: logger, AccessLog: true, RefreshLocal: true, AccessJSON: io.Discard, // as cmd/ssogate wires it
 	})
 	b.Cleanup(h.Close)
 	return &benchGateway{h: h, dir: dir}

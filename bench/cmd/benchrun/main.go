@@ -6,6 +6,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,6 +25,7 @@ import (
 type suite struct {
 	binDir, work, out  string
 	wrk, nginx         string
+	caddy              string // empty: the Caddy rows are skipped
 	luaScript          string
 	duration, warmup   time.Duration
 	latDuration        time.Duration
@@ -34,9 +36,15 @@ type suite struct {
 	groups             map[string]bool
 	stubPort, barePort int
 	nginxPort          int
+	bareFastPort       int
+	bareFastGwPort     int
+	caddyPort          int
 	procs              *procs
 	stubProc, bareProc *proc
 	nginxProc          *proc
+	bareFastProc       *proc
+	bareFastGwProc     *proc
+	caddyProc          *proc
 	log                io.Writer
 	rows               []row
 	notes              []string
@@ -51,11 +59,12 @@ func main() {
 	flag.StringVar(&s.out, "out", "", "directory for results.json and table.txt (optional)")
 	flag.StringVar(&s.wrk, "wrk", "wrk", "wrk binary")
 	flag.StringVar(&s.nginx, "nginx", "nginx", "nginx binary")
+	flag.StringVar(&s.caddy, "caddy", "", "caddy binary (reverse_proxy baseline); empty skips it")
 	flag.StringVar(&s.luaScript, "lua", "bench/wrk/post.lua", "wrk script")
 	flag.DurationVar(&s.duration, "duration", 10*time.Second, "length of each measured wrk run")
 	flag.DurationVar(&s.latDuration, "lat-duration", 10*time.Second, "length of each fixed-rate latency run")
 	flag.DurationVar(&s.warmup, "warmup", 2*time.Second, "unmeasured wrk run per target before a group")
-	flag.IntVar(&s.rounds, "rounds", 2, "alternating rounds per group")
+	flag.IntVar(&s.rounds, "rounds", 3, "alternating rounds per group (the median is reported)")
 	flag.IntVar(&s.threads, "threads", 2, "wrk threads")
 	flag.IntVar(&s.conns, "conns", 64, "connections (wrk and load)")
 	flag.IntVar(&s.nginxWorkers, "nginx-workers", runtime.NumCPU(), "nginx worker_processes (default: one per core, as the gateway's GOMAXPROCS)")
@@ -154,7 +163,6 @@ func (s *suite) startBaselines(ctx context.Context) error {
 		return err
 	}
 	s.stubProc = stub
-	s.stubProc = stub
 	if s.barePort, err = freePort(); err != nil {
 		return err
 	}
@@ -166,7 +174,6 @@ func (s *suite) startBaselines(ctx context.Context) error {
 	if err := waitTCP(bare, bareAddr, 10*time.Second); err != nil {
 		return err
 	}
-	s.bareProc = bare
 	s.bareProc = bare
 	if s.nginxPort, err = freePort(); err != nil {
 		return err
@@ -185,7 +192,61 @@ func (s *suite) startBaselines(ctx context.Context) error {
 		return fmt.Errorf("%w\n%s", err, log)
 	}
 	s.nginxProc = ng
-	s.nginxProc = ng
-	s.logf("stub SSO %s, bare %s, nginx 127.0.0.1:%d (%d workers)", stubAddr, bareAddr, s.nginxPort, s.nginxWorkers)
+	if s.bareFastPort, err = freePort(); err != nil {
+		return err
+	}
+	bareFastAddr := fmt.Sprintf("127.0.0.1:%d", s.bareFastPort)
+	bf, err := s.procs.start("barefast", s.bin("barefast"), []string{"--listen", bareFastAddr}, cleanEnv(), nil)
+	if err != nil {
+		return err
+	}
+	if err := waitTCP(bf, bareFastAddr, 10*time.Second); err != nil {
+		return err
+	}
+	s.bareFastProc = bf
+	if s.bareFastGwPort, err = freePort(); err != nil {
+		return err
+	}
+	bfgAddr := fmt.Sprintf("127.0.0.1:%d", s.bareFastGwPort)
+	bfg, err := s.procs.start("barefast-gw", s.bin("barefast"), []string{"--listen", bfgAddr, "--gateway-settings"}, cleanEnv(), nil)
+	if err != nil {
+		return err
+	}
+	if err := waitTCP(bfg, bfgAddr, 10*time.Second); err != nil {
+		return err
+	}
+	s.bareFastGwProc = bfg
+	if err := s.startCaddy(ctx); err != nil {
+		return err
+	}
+	s.logf("stub SSO %s, bare %s, bare fasthttp %s, nginx 127.0.0.1:%d (%d workers), caddy %s", stubAddr, bareAddr,
+		bareFastAddr, s.nginxPort, s.nginxWorkers, map[bool]string{true: fmt.Sprintf("127.0.0.1:%d", s.caddyPort), false: "skipped"}[s.caddyProc != nil])
+	return nil
+}
+
+// startCaddy starts Caddy's reverse_proxy to the stub when --caddy names a binary.
+func (s *suite) startCaddy(ctx context.Context) error {
+	if s.caddy == "" {
+		s.note("caddy not given (--caddy): the Caddy reverse_proxy rows are skipped")
+		return nil
+	}
+	var err error
+	if s.caddyPort, err = freePort(); err != nil {
+		return err
+	}
+	dir := filepath.Join(s.work, "caddy")
+	conf, err := writeCaddyfile(dir, s.caddyPort, s.stubPort)
+	if err != nil {
+		return err
+	}
+	var logBuf bytes.Buffer
+	cp, err := s.procs.start("caddy", s.caddy, []string{"run", "--config", conf, "--adapter", "caddyfile"}, caddyEnv(dir), &logBuf)
+	if err != nil {
+		return err
+	}
+	if err := waitTCP(cp, fmt.Sprintf("127.0.0.1:%d", s.caddyPort), 20*time.Second); err != nil {
+		return fmt.Errorf("%w\n%s", err, logBuf.String())
+	}
+	s.caddyProc = cp
 	return nil
 }

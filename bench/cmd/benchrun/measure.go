@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -52,6 +54,9 @@ type sample struct {
 	ServerCPUus float64 `json:"server_cpu_us_per_request"`
 	StubCPUus   float64 `json:"stub_cpu_us_per_request"`
 	LoadCPUus   float64 `json:"load_cpu_us_per_request"`
+	// Load1 is the machine's 1-minute load average when the run ended (/proc/loadavg): the
+	// machine is shared, and this says how much of it others were using.
+	Load1 float64 `json:"load1"`
 }
 
 // wrkLine is what bench/wrk/post.lua prints.
@@ -236,9 +241,26 @@ func (m *measured) mean(f func(sample) float64) float64 {
 	return sum / float64(len(m.samples))
 }
 
-func (m *measured) rps() float64 { return m.mean(func(s sample) float64 { return s.RPS }) }
-func (m *measured) p50() float64 { return m.mean(func(s sample) float64 { return s.P50us }) }
-func (m *measured) p99() float64 { return m.mean(func(s sample) float64 { return s.P99us }) }
+// median is the middle of the rounds (the mean of the middle two for an even count): one
+// round disturbed by another session's build on the shared machine does not move it.
+func (m *measured) median(f func(sample) float64) float64 {
+	if len(m.samples) == 0 {
+		return 0
+	}
+	v := make([]float64, len(m.samples))
+	for i, s := range m.samples {
+		v[i] = f(s)
+	}
+	sort.Float64s(v)
+	if n := len(v); n%2 == 0 {
+		return (v[n/2-1] + v[n/2]) / 2
+	}
+	return v[len(v)/2]
+}
+
+func (m *measured) rps() float64 { return m.median(func(s sample) float64 { return s.RPS }) }
+func (m *measured) p50() float64 { return m.median(func(s sample) float64 { return s.P50us }) }
+func (m *measured) p99() float64 { return m.median(func(s sample) float64 { return s.P99us }) }
 
 // alternate measures every target once per round, in ABC…CBA order, so that a drift of the
 // machine during the group weighs on every target alike. Each target is checked and warmed
@@ -273,9 +295,10 @@ func (s *suite) alternate(ctx context.Context, group string, targets []*target, 
 			if err != nil {
 				return nil, err
 			}
+			smp.Load1 = loadAvg()
 			out[t].samples = append(out[t].samples, smp)
-			s.logf("  [%s round %d] %-48s %9.0f req/s  p50 %7s  p99 %7s%s", group, r+1, t.label, smp.RPS,
-				fmtUs(smp.P50us), fmtUs(smp.P99us), checkText(t, smp))
+			s.logf("  [%s round %d] %-48s %9.0f req/s  p50 %7s  p99 %7s  load %.2f%s", group, r+1, t.label, smp.RPS,
+				fmtUs(smp.P50us), fmtUs(smp.P99us), smp.Load1, checkText(t, smp))
 		}
 	}
 	return out, nil
@@ -316,4 +339,18 @@ func fmtUs(us float64) string {
 	default:
 		return fmt.Sprintf("%.1fms", us/1000)
 	}
+}
+
+// loadAvg reads the 1-minute load average (0 when unreadable).
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
 }

@@ -44,6 +44,16 @@ func measuredRow(m *measured) row {
 	worst.StubCPUus = m.mean(func(s sample) float64 { return s.StubCPUus })
 	worst.LoadCPUus = m.mean(func(s sample) float64 { return s.LoadCPUus })
 	r.checks = strings.TrimPrefix(strings.TrimSuffix(checkText(m.t, worst), ")"), "  (")
+	lo, hi := 0.0, 0.0
+	for i, smp := range m.samples {
+		if i == 0 || smp.Load1 < lo {
+			lo = smp.Load1
+		}
+		hi = max(hi, smp.Load1)
+	}
+	if hi > 0 {
+		r.checks += fmt.Sprintf(", load avg %.1f–%.1f", lo, hi)
+	}
 	if m.t.gw != nil && worst.CodeShare < 0.999 || worst.Errors > 0 {
 		r.met = "INVALID"
 	}
@@ -57,11 +67,15 @@ func (s *suite) baseRow(group string, m *measured, role string) {
 	s.record(group, m, r)
 }
 
-// ratioRow compares throughput with a baseline; min 0 means no target (information).
-func (s *suite) ratioRow(group string, m, base *measured, min float64) {
+// ratioRow compares throughput with a baseline; min 0 means no target (information). Further
+// baselines in also are shown beside it, without a target.
+func (s *suite) ratioRow(group string, m, base *measured, min float64, also ...*measured) {
 	r := measuredRow(m)
 	ratio := m.rps() / base.rps()
 	r.vs = fmt.Sprintf("%.2f × %s", ratio, shortName(base.t.label))
+	for _, a := range also {
+		r.vs += fmt.Sprintf(" (%.2f × %s)", m.rps()/a.rps(), shortName(a.t.label))
+	}
 	if min > 0 {
 		r.target = fmt.Sprintf("≥ %.2f", min)
 		if r.met == "" {
@@ -87,6 +101,10 @@ func (s *suite) addedRow(group string, m, base *measured, maxUs float64) {
 
 func shortName(label string) string {
 	switch {
+	case strings.HasPrefix(label, "bare fasthttp"):
+		return "bare fasthttp"
+	case strings.HasPrefix(label, "caddy"):
+		return "caddy"
 	case strings.HasPrefix(label, "bare"):
 		return "bare"
 	case strings.HasPrefix(label, "nginx"):
@@ -109,13 +127,13 @@ func (s *suite) table() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nssogate benchmark — %s\n", time.Now().Format(time.RFC1123Z))
 	fmt.Fprintf(&b, "machine: %d cores, %s; %s; %s\n", runtime.NumCPU(), cpuModel(), runtime.Version(), toolVersions(s))
-	fmt.Fprintf(&b, "wrk -t%d -c%d, %s per run, %d alternating rounds (mean shown); latency: bench/cmd/load, %d conns, %s per run\n",
+	fmt.Fprintf(&b, "wrk -t%d -c%d, %s per run, %d alternating rounds (median shown); latency: bench/cmd/load, %d conns, %s per run\n",
 		s.threads, s.conns, s.duration, s.rounds, s.conns, s.latDuration)
 	s.results["machine"] = map[string]any{"cores": runtime.NumCPU(), "cpu": cpuModel(), "go": runtime.Version(),
 		"date": time.Now().Format(time.RFC3339), "tools": toolVersions(s)}
 	s.results["settings"] = map[string]any{"threads": s.threads, "conns": s.conns, "duration": s.duration.String(),
 		"rounds": s.rounds, "lat_duration": s.latDuration.String(), "nginx_workers": s.nginxWorkers}
-	const format = "%-52s %10s %9s %9s  %-24s %-16s %s\n"
+	const format = "%-52s %10s %9s %9s  %-36s %-16s %s\n"
 	for _, r := range s.rows {
 		if r.section != "" {
 			fmt.Fprintf(&b, "\n## %s\n", r.section)
@@ -160,6 +178,11 @@ func toolVersions(s *suite) string {
 	}
 	if out, err := exec.Command(s.nginx, "-v").CombinedOutput(); err == nil {
 		parts = append(parts, strings.TrimSpace(strings.TrimPrefix(string(out), "nginx version: ")))
+	}
+	if s.caddy != "" {
+		if out, err := exec.Command(s.caddy, "version").CombinedOutput(); err == nil {
+			parts = append(parts, "caddy "+strings.Fields(string(out) + " ?")[0])
+		}
 	}
 	return strings.Join(parts, " ")
 }

@@ -37,6 +37,9 @@ type Options struct {
 	SweepInterval time.Duration
 	// Logger receives sweep failures.
 	Logger *slog.Logger
+	// TrimInterval is how often the pages of the file that reads mapped into the process are
+	// released again (default 10 s; trim.go). They stay in the kernel's page cache.
+	TrimInterval time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -48,6 +51,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.TrimInterval <= 0 {
+		o.TrimInterval = 10 * time.Second
 	}
 }
 
@@ -114,8 +120,9 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	s := &Store{db: db, path: path, opts: opts, stop: make(chan struct{})}
-	s.sweeper.Add(1)
+	s.sweeper.Add(2)
 	go s.sweepLoop()
+	go s.trimLoop()
 	return s, nil
 }
 
