@@ -18,7 +18,7 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   for _ in $(seq 1 50); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.1; done
 fi
 
-# --- issue 10: deploy checks (deploy/*_test.go) -------------------------------------------
+# Deploy checks (deploy/*_test.go):
 # podman builds the container image, systemd-analyze verifies the unit, dpkg-deb reads the
 # .deb; helm and nfpm are built from the Go module proxy into a cache once (scripts/tools.sh).
 need_apt=()
@@ -40,8 +40,7 @@ if tools_bin="$(scripts/tools.sh helm nfpm)"; then
 else
   echo "scripts/test.sh: could not build helm/nfpm; the deploy tests will fail" >&2
 fi
-# --- end issue 10 --------------------------------------------------------------------------
-# --- issue-12: promtool (Debian's prometheus package) for deploy/prometheus's rule tests ---
+# promtool (Debian's prometheus package) for deploy/prometheus's rule tests.
 if ! command -v promtool >/dev/null 2>&1; then
   echo "scripts/test.sh: installing prometheus (for promtool)" >&2
   export DEBIAN_FRONTEND=noninteractive
@@ -51,8 +50,7 @@ if ! command -v promtool >/dev/null 2>&1; then
   # The package starts a Prometheus server; the tests need only promtool.
   { systemctl stop prometheus || service prometheus stop; } >/dev/null 2>&1 || true
 fi
-# --- end issue-12 ---
-# --- issue 11: the console's browser tests (internal/console) drive Debian's chromium; the
+# The console's browser tests (internal/console) drive Debian's chromium; the
 # Chinese pages need a CJK font to render (and to be legible in the screenshots).
 if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "noto sans cjk"; then
   echo "scripts/test.sh: installing chromium and fonts-noto-cjk" >&2
@@ -60,7 +58,6 @@ if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "no
   timeout 900 apt-get install -y --no-install-recommends chromium fonts-noto-cjk >/dev/null 2>&1 ||
     { apt-get update >/dev/null && timeout 900 apt-get install -y --no-install-recommends chromium fonts-noto-cjk >/dev/null; }
 fi
-# --- end issue 11
 
 # Every run uses its own key prefix so that runs never see each other's data.
 export SSOGATE_TEST_REDIS="${SSOGATE_TEST_REDIS:-127.0.0.1:6379}"
