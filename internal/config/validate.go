@@ -122,6 +122,9 @@ func (c *Config) Validate() error {
 		v.add("store.redis_db", "must not be negative, got %d", s.RedisDB)
 	}
 	positive(v, "store.timeout", s.Timeout)
+	if s.RedisFlushDelay < 0 || s.RedisFlushDelay > time.Millisecond {
+		v.add("store.redis_flush_delay", "must be between 0 and 1ms, got %s", s.RedisFlushDelay)
+	}
 
 	positive(v, "cache.size", c.Cache.Size)
 	positive(v, "cache.ttl", c.Cache.TTL)

@@ -22,6 +22,7 @@ var zeroMeans = map[string]string{
 	"store.redis_password":      "no AUTH",
 	"store.redis_db":            "database 0",
 	"store.redis_prefix":        "refused with store.driver redis; unused with embedded",
+	"store.redis_flush_delay":   "every Redis command written at once",
 	"cache.stale_if_error":      "never serve a stale answer",
 	"ratelimit.enabled":         "false: no brute-force limits",
 	"clusters":                  "no cluster upserted from the file",

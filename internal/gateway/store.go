@@ -27,6 +27,7 @@ func openStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (Bac
 			DB:         cfg.Store.RedisDB,
 			Prefix:     cfg.Store.RedisPrefix,
 			Timeout:    cfg.Store.Timeout,
+			FlushDelay: cfg.Store.RedisFlushDelay,
 			Logger:     logger,
 		})
 		if err != nil {

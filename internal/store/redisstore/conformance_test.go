@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssogate/ssogate/internal/config"
 	"github.com/ssogate/ssogate/internal/store/conformance"
 )
 
@@ -18,17 +19,21 @@ const suiteTimeout = 5 * time.Second
 // (reconcile.go); the suite's concurrent writes all happen after the flag is raised.
 const suiteSettle = 50 * time.Millisecond
 
+// suiteFlushDelay is the shipped store.redis_flush_delay: the contract holds with the
+// writer gathering commands as it does in production.
+var suiteFlushDelay = config.Default().Store.RedisFlushDelay
+
 func TestConformanceStandalone(t *testing.T) {
 	addr := machineRedis()
 	conformance.Run(t, func(t *testing.T) conformance.Backend {
-		return openStore(t, Options{Addrs: []string{addr}, Timeout: suiteTimeout, ReconcileSettle: suiteSettle})
+		return openStore(t, Options{Addrs: []string{addr}, Timeout: suiteTimeout, ReconcileSettle: suiteSettle, FlushDelay: suiteFlushDelay})
 	})
 }
 
 func TestConformanceCluster(t *testing.T) {
 	addrs := startCluster(t)
 	conformance.Run(t, func(t *testing.T) conformance.Backend {
-		s := openStore(t, Options{Addrs: addrs, Timeout: suiteTimeout, ReconcileSettle: suiteSettle})
+		s := openStore(t, Options{Addrs: addrs, Timeout: suiteTimeout, ReconcileSettle: suiteSettle, FlushDelay: suiteFlushDelay})
 		if got := s.client.Mode(); got != "cluster" {
 			t.Fatalf("client mode = %s, want cluster", got)
 		}
@@ -39,7 +44,7 @@ func TestConformanceCluster(t *testing.T) {
 func TestConformanceSentinel(t *testing.T) {
 	sentinel, _ := startSentinel(t)
 	conformance.Run(t, func(t *testing.T) conformance.Backend {
-		s := openStore(t, Options{Addrs: []string{sentinel}, MasterName: "ssogate-test", Timeout: suiteTimeout, ReconcileSettle: suiteSettle})
+		s := openStore(t, Options{Addrs: []string{sentinel}, MasterName: "ssogate-test", Timeout: suiteTimeout, ReconcileSettle: suiteSettle, FlushDelay: suiteFlushDelay})
 		if got := s.client.Mode(); got != "sentinel" {
 			t.Fatalf("client mode = %s, want sentinel", got)
 		}
