@@ -224,6 +224,45 @@ func TestTracingFollowsALoginIntoTheSSO(t *testing.T) {
 	}
 }
 
+// SPEC section 11 at a low sample ratio: a request the sampler leaves out records no span of
+// ours (that is what makes 1 % sampling cheap), yet the SSO still continues the client's
+// trace, unsampled, so a downstream that samples by itself stays in the same trace.
+func TestUnsampledLoginContinuesTheTraceWithoutSpans(t *testing.T) {
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
+	sink, err := tracing.NewSink("127.0.0.1:0", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sink.Close() })
+	w := newWorld(t, func(c *config.Config) {
+		c.Tracing.OTLPEndpoint = sink.URL()
+		c.Tracing.SampleRatio = 0 // only a sampled parent is recorded (parent-based)
+	})
+	const unsampledTrace = "5bf92f3577b34da6a3ce929d0e0e4736"
+	r := w.postTraced("00-"+unsampledTrace+"-"+clientSpanID+"-00", "vendor=abc", login("alice", "alice-pass")...)
+	if r.code() != 200 {
+		t.Fatalf("login: %s", r.Raw)
+	}
+	got := w.test0525.last(t)
+	parts := strings.Split(got.Traceparent, "-")
+	if len(parts) != 4 || parts[1] != unsampledTrace || parts[2] == clientSpanID || parts[3] != "00" {
+		t.Fatalf("the SSO received traceparent %q; want trace %s continued, unsampled, by the gateway", got.Traceparent, unsampledTrace)
+	}
+	if got.Tracestate != "vendor=abc" {
+		t.Fatalf("the SSO received tracestate %q", got.Tracestate)
+	}
+	// A sampled login afterwards: once its spans are exported, any of the first would be too.
+	if r := w.postTraced("00-"+clientTraceID+"-"+clientSpanID+"-01", "", login("alice", "alice-pass")...); r.code() != 200 {
+		t.Fatalf("sampled login: %s", r.Raw)
+	}
+	waitSpans(t, sink, "POST /oauth/token", "directory.resolve", "sso.forward")
+	for _, s := range sink.Spans() {
+		if hexID(s.TraceId) == unsampledTrace {
+			t.Errorf("span %s of the unsampled trace was exported", s.Name)
+		}
+	}
+}
+
 // With tracing off (the default) nothing is exported, the client's trace headers reach the
 // SSO unchanged (the gateway is transparent to the trace) and the access log has no trace id.
 func TestTracingOffPassesTraceContextThrough(t *testing.T) {

@@ -119,12 +119,15 @@ func (t *Tracer) ForceFlush(ctx context.Context) error {
 // traceparent is valid, else a new one. It is the tokenapi.Tracer hook.
 func (t *Tracer) StartRequest(ctx *fasthttp.RequestCtx) context.Context {
 	parent := t.prop.Extract(context.Background(), RequestCarrier{&ctx.Request.Header})
-	sctx, _ := t.tracer.Start(parent, "POST /oauth/token",
-		trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithAttributes(
+	sctx, span := t.tracer.Start(parent, "POST /oauth/token", trace.WithSpanKind(trace.SpanKindServer))
+	// Attributes only on a sampled span: the sampler does not read them, and building them
+	// is most of what an unsampled request would pay.
+	if span.IsRecording() {
+		span.SetAttributes(
 			attribute.String("http.request.method", string(ctx.Method())),
 			attribute.String("url.path", string(ctx.Path())),
-		))
+		)
+	}
 	return sctx
 }
 

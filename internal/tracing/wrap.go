@@ -41,6 +41,9 @@ func (r *tracedResolver) Route(ns directory.Namespace, username string) (directo
 }
 
 func (r *tracedResolver) ResolveNormalized(ctx context.Context, ns directory.Namespace, name, inviteCode string) (directory.Cluster, error) {
+	if !recording(ctx) {
+		return r.Resolver.ResolveNormalized(ctx, ns, name, inviteCode)
+	}
 	ctx, span := r.t.tracer.Start(ctx, "directory.resolve", trace.WithAttributes(
 		attribute.String("ssogate.namespace", string(ns)),
 		attribute.Bool("ssogate.invite_code", inviteCode != "")))
@@ -62,11 +65,20 @@ func (r *tracedResolver) ResolveNormalized(ctx context.Context, ns directory.Nam
 	return c, err
 }
 
-// StoreSpan starts a span for one store operation when ctx carries a span (a store call made
-// for a traced request); background calls stay untraced. It is directory.Options.Trace.
+// recording reports whether ctx's span is sampled. The sampler is parent-based, so a child
+// of an unsampled span would never be recorded either: the wrappers skip creating it, which
+// is what makes a low sample ratio cheap for the requests it leaves out.
+func recording(ctx context.Context) bool { return trace.SpanFromContext(ctx).IsRecording() }
+
+// noEnd is the end of a span that was not started.
+func noEnd(error) {}
+
+// StoreSpan starts a span for one store operation when ctx carries a sampled span (a store
+// call made for a traced request); background calls and unsampled requests stay untraced.
+// It is directory.Options.Trace.
 func (t *Tracer) StoreSpan(ctx context.Context, op string) (context.Context, func(error)) {
-	if !trace.SpanContextFromContext(ctx).IsValid() {
-		return ctx, func(error) {}
+	if !recording(ctx) {
+		return ctx, noEnd
 	}
 	ctx, span := t.tracer.Start(ctx, "store."+op, trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attribute.String("ssogate.store.operation", op)))
@@ -145,11 +157,15 @@ func (f *Forwarder) Forward(c *directory.Cluster, call *sso.Call, resp *fasthttp
 	if parent == nil {
 		parent = context.Background()
 	}
+	if !recording(parent) {
+		// Unsampled: no span of ours, but the SSO still continues the trace (sampled flag
+		// off), with the request's span as its parent.
+		f.inject(parent, call)
+		return f.inner.Forward(c, call, resp)
+	}
 	ctx, span := f.t.tracer.Start(parent, "sso.forward", trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attribute.String("ssogate.cluster", c.Code)))
-	var h w3cHeaders
-	f.t.prop.Inject(ctx, &h)
-	call.TraceParent, call.TraceState = []byte(h.traceparent), []byte(h.tracestate)
+	f.inject(ctx, call)
 	err := f.inner.Forward(c, call, resp)
 	if span.IsRecording() {
 		span.SetAttributes(attribute.String("ssogate.breaker.state", f.inner.BreakerState(c.Code)))
@@ -170,6 +186,13 @@ func (f *Forwarder) Forward(c *directory.Cluster, call *sso.Call, resp *fasthttp
 	}
 	span.End()
 	return err
+}
+
+// inject puts ctx's trace context into the headers the SSO receives.
+func (f *Forwarder) inject(ctx context.Context, call *sso.Call) {
+	var h w3cHeaders
+	f.t.prop.Inject(ctx, &h)
+	call.TraceParent, call.TraceState = []byte(h.traceparent), []byte(h.tracestate)
 }
 
 // WrapCounters returns c with store spans around the brute-force limiter's shared counters,
