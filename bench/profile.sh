@@ -16,11 +16,9 @@ command -v wrk >/dev/null || { echo "profile: wrk is not installed (bench/run.sh
 
 WORK=$(mktemp -d /tmp/ssogate-profile.XXXXXX)
 OUT="bench/out/profile-$SCENARIO-$(date +%Y%m%d-%H%M%S)"
-PIDS=()
+. bench/lib.sh
 cleanup() {
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
+  stop_procs
   if [ "${STORE:-embedded}" = redis ] && command -v redis-cli >/dev/null; then
     redis-cli --scan --pattern "ssogate-profile-$$:*" | xargs -r -n 500 redis-cli unlink >/dev/null
   fi
@@ -28,14 +26,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 mkdir -p "$OUT"
-
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 30000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-}
 
 go build -o "$WORK/bin/" ./cmd/ssogate ./bench/cmd/stubsso
 SPORT=$(free_port); GPORT=$(free_port); APORT=$(free_port)

@@ -14,25 +14,15 @@ STORES=${RECONCILE_STORES:-embedded,redis}
 RUNS=${RECONCILE_RUNS:-1}
 OUT="bench/out/reconcile-$(date +%Y%m%d-%H%M%S)"
 WORK=$(mktemp -d /tmp/ssogate-reconcile.XXXXXX)
-PIDS=()
+. bench/lib.sh
 cleanup() {
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
+  stop_procs
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 mkdir -p "$OUT"
 REPORT="$OUT/reconcile.txt"
 say() { echo "$*" | tee -a "$REPORT"; }
-
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 30000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-}
 
 go build -o "$WORK/reconcilebench" ./bench/cmd/reconcilebench
 say "ssogate reconcile figures — $(date)"

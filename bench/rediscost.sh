@@ -12,22 +12,12 @@ cd "$(dirname "$0")/.."
 N=${N:-20000}
 CONNS=${CONNS:-16}
 WORK=$(mktemp -d /tmp/ssogate-rediscost.XXXXXX)
-PIDS=()
+. bench/lib.sh
 cleanup() {
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
+  stop_procs
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 30000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-}
-wait_http() { for _ in $(seq 1 300); do curl -fs -o /dev/null "$1" && return 0; sleep 0.05; done; echo "rediscost: $1 not ready" >&2; return 1; }
 
 go build -o "$WORK/bin/" ./bench/cmd/stubsso ./bench/cmd/load
 GW_BIN=${1:-}

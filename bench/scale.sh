@@ -24,12 +24,9 @@ part() { [[ ",$PARTS," == *",$1,"* ]]; }
 WORK=$(mktemp -d /tmp/ssogate-scale.XXXXXX)
 OUT="bench/out/scale-$(date +%Y%m%d-%H%M%S)"
 TOKEN=scale-admin-token
-PIDS=()
-
+. bench/lib.sh
 cleanup() {
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
+  stop_procs
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -39,23 +36,6 @@ REPORT="$OUT/scale.txt"
 say() { echo "$*" | tee -a "$REPORT"; }
 field() { sed -n "s/.*\"$1\":\([-0-9.e+]*\).*/\1/p" <<<"$2"; }
 sfield() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" <<<"$2"; }
-
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 30000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-}
-
-wait_http() { # url
-  for _ in $(seq 1 300); do
-    curl -fs -o /dev/null "$1" && return 0
-    sleep 0.05
-  done
-  echo "scale: $1 not ready" >&2
-  return 1
-}
 
 say "ssogate scale figures — $(date)"
 say "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(go version | cut -d' ' -f3)"

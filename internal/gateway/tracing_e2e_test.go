@@ -101,10 +101,9 @@ func attr(s *tracepb.Span, key string) string {
 
 func hexID(b []byte) string { return hex.EncodeToString(b) }
 
-// SPEC section 11: with tracing on, the client's trace continues through the gateway into
-// the SSO, the spans reach an OTLP/HTTP collector with their parent/child links, and the
-// access log line names the trace.
-func TestTracingFollowsALoginIntoTheSSO(t *testing.T) {
+// tracedWorld is a world whose gateway exports spans, sampled at ratio, to a sink of its own.
+func tracedWorld(t *testing.T, ratio float64) (*world, *tracing.Sink) {
+	t.Helper()
 	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "50") // ms: spans leave the batcher quickly
 	sink, err := tracing.NewSink("127.0.0.1:0", true)
 	if err != nil {
@@ -113,8 +112,16 @@ func TestTracingFollowsALoginIntoTheSSO(t *testing.T) {
 	t.Cleanup(func() { sink.Close() })
 	w := newWorld(t, func(c *config.Config) {
 		c.Tracing.OTLPEndpoint = sink.URL()
-		c.Tracing.SampleRatio = 1
+		c.Tracing.SampleRatio = ratio
 	})
+	return w, sink
+}
+
+// SPEC section 11: with tracing on, the client's trace continues through the gateway into
+// the SSO, the spans reach an OTLP/HTTP collector with their parent/child links, and the
+// access log line names the trace.
+func TestTracingFollowsALoginIntoTheSSO(t *testing.T) {
+	w, sink := tracedWorld(t, 1)
 
 	r := w.postTraced("00-"+clientTraceID+"-"+clientSpanID+"-01", "vendor=abc", login("alice", "alice-pass")...)
 	if r.code() != 200 {
@@ -228,16 +235,7 @@ func TestTracingFollowsALoginIntoTheSSO(t *testing.T) {
 // ours (that is what makes 1 % sampling cheap), yet the SSO still continues the client's
 // trace, unsampled, so a downstream that samples by itself stays in the same trace.
 func TestUnsampledLoginContinuesTheTraceWithoutSpans(t *testing.T) {
-	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
-	sink, err := tracing.NewSink("127.0.0.1:0", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sink.Close() })
-	w := newWorld(t, func(c *config.Config) {
-		c.Tracing.OTLPEndpoint = sink.URL()
-		c.Tracing.SampleRatio = 0 // only a sampled parent is recorded (parent-based)
-	})
+	w, sink := tracedWorld(t, 0) // only a sampled parent is recorded (parent-based)
 	const unsampledTrace = "5bf92f3577b34da6a3ce929d0e0e4736"
 	r := w.postTraced("00-"+unsampledTrace+"-"+clientSpanID+"-00", "vendor=abc", login("alice", "alice-pass")...)
 	if r.code() != 200 {

@@ -164,7 +164,8 @@ func appendSSOError(dst []byte, obj *ssoObject, clusterCode string) []byte {
 }
 
 // appendJSONString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD so the answer is
-// always valid JSON.
+// always valid JSON; U+2028 and U+2029 are escaped, as encoding/json and slog escape them (a
+// script that embeds the text stays valid), so the access line can use it too.
 func appendJSONString(dst []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
@@ -197,6 +198,14 @@ func appendJSONString(dst []byte, s string) []byte {
 		if r == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\u202`...)
+			dst = append(dst, "89"[r-'\u2028'])
 			i += size
 			start = i
 			continue
