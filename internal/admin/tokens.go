@@ -111,8 +111,9 @@ type Tokens struct {
 }
 
 type tokenEntry struct {
-	digest    [sha256.Size]byte
-	principal Principal
+	digest      [sha256.Size]byte
+	fingerprint string
+	principal   Principal
 }
 
 // NewTokens returns a set holding list (see Set).
@@ -133,7 +134,8 @@ func (t *Tokens) Set(list []Token) error {
 		if err != nil {
 			return fmt.Errorf("admin token %d (%s): %w", i, tok.Name, err)
 		}
-		entries = append(entries, tokenEntry{digest: tok.SHA256, principal: Principal{Name: tok.Name, Cluster: code}})
+		entries = append(entries, tokenEntry{digest: tok.SHA256, fingerprint: fingerprint(tok.SHA256),
+			principal: Principal{Name: tok.Name, Cluster: code}})
 	}
 	t.set.Store(&entries)
 	return nil
@@ -164,6 +166,38 @@ func (t *Tokens) Verify(token string) (Principal, bool) {
 		}
 	}
 	return found, ok == 1
+}
+
+// Fingerprint names the token a principal presented without revealing it or its digest (a
+// hash of the digest), so that a console session can be tied to that exact token: a reload
+// that removes or rotates it ends the session (SPEC section 9). ok is false for an unknown
+// token.
+func (t *Tokens) Fingerprint(token string) (Principal, string, bool) {
+	p, ok := t.Verify(token)
+	if !ok {
+		return Principal{}, "", false
+	}
+	return p, fingerprint(sha256.Sum256([]byte(token))), true
+}
+
+// HasAdmin reports whether the set still accepts, with scope admin, the token of that name
+// and fingerprint.
+func (t *Tokens) HasAdmin(name, fp string) bool {
+	p := t.set.Load()
+	if p == nil || fp == "" {
+		return false
+	}
+	for _, e := range *p {
+		if e.principal.Name == name && e.principal.IsAdmin() && subtle.ConstantTimeCompare([]byte(e.fingerprint), []byte(fp)) == 1 {
+			return true
+		}
+	}
+	return false
+}
+
+func fingerprint(digest [sha256.Size]byte) string {
+	h := sha256.Sum256(append([]byte("ssogate console session\x00"), digest[:]...))
+	return hex.EncodeToString(h[:16])
 }
 
 // Authenticate reads "Authorization: Bearer <token>" and verifies it.

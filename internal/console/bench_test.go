@@ -102,7 +102,7 @@ func benchConsole(b *testing.B) benchEnv {
 		api := admin.New(admin.Options{Directory: d, Token: "bench", Logger: slog.New(slog.DiscardHandler)})
 		h := health.New()
 		con, err := console.New(console.Options{Directory: d, API: api, Health: h,
-			Authenticate: func(tok string) (string, bool) { return "bench", tok == "bench" }})
+			Authenticate: func(tok string) (string, string, bool) { return "bench", "bench", tok == "bench" }})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -39,15 +39,20 @@ type Options struct {
 	// API's validation, answers and audit trail and no write path of its own. Required.
 	API http.Handler
 	// Authenticate checks a token typed into the login form and returns the actor name it
-	// carries; ok is false for an unknown token and for any scope but admin (a cluster:
+	// carries and a binding that names that exact token without revealing it (the session
+	// keeps it); ok is false for an unknown token and for any scope but admin (a cluster:
 	// token cannot log in). Required.
-	Authenticate func(token string) (actor string, ok bool)
+	Authenticate func(token string) (actor, binding string, ok bool)
+	// StillValid reports whether the token a session was opened with (its actor and
+	// binding) is still accepted with scope admin. It is asked on every request, so a reload
+	// that removes or rotates a token ends its sessions at once. nil: a session lasts its TTL.
+	StillValid func(actor, binding string) bool
 	// Health gives live figures per cluster; nil shows none.
 	Health Figures
 	// Breaker returns the breaker state of a cluster ("" before its first call); nil: Health's.
 	Breaker func(code string) string
 	// SessionKey signs session cookies; empty: a random key (sessions end at restart and are
-	// valid on this instance only). Share one key between instances behind one address.
+	// valid on this instance only). The gateway keeps one in the store, shared by instances.
 	SessionKey []byte
 	// ProbeTimeout bounds a cluster probe (default 5 s).
 	ProbeTimeout time.Duration
@@ -146,6 +151,9 @@ func (s *server) authed(next http.HandlerFunc) http.HandlerFunc {
 		if err == nil {
 			sess, err = s.seal.open(c.Value, s.now())
 		}
+		if err == nil && s.opts.StillValid != nil && !s.opts.StillValid(sess.Actor, sess.Binding) {
+			err = errRevoked
+		}
 		if err != nil {
 			if r.Method == http.MethodGet && r.Header.Get("HX-Request") == "" && !strings.HasPrefix(r.URL.Path, "/ui/api/") {
 				// 200, not 401: the login form is the page's normal answer without a session
@@ -207,13 +215,13 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
-	actor, ok := s.opts.Authenticate(strings.TrimSpace(r.PostFormValue("token")))
+	actor, binding, ok := s.opts.Authenticate(strings.TrimSpace(r.PostFormValue("token")))
 	if !ok {
 		s.log.Warn("console: login refused", "remote", r.RemoteAddr)
 		s.renderLogin(w, r, http.StatusUnauthorized, tr(pickLang(r), "login.bad"))
 		return
 	}
-	sess := session{Actor: actor, ID: newSessionID(), Expires: s.now().Add(SessionTTL)}
+	sess := session{Actor: actor, Binding: binding, ID: newSessionID(), Expires: s.now().Add(SessionTTL)}
 	setSessionCookie(w, r, s.seal.seal(sess), int(SessionTTL.Seconds()))
 	s.log.Info("console: login", "actor", actor, "remote", r.RemoteAddr)
 	http.Redirect(w, r, "/ui/", http.StatusSeeOther)

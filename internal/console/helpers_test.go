@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ssogate/ssogate/internal/admin"
@@ -29,6 +30,8 @@ type env struct {
 	srv    *httptest.Server
 	dir    *directory.Directory
 	health *health.Tracker
+	// revoked stands for a reload that removed the admin token: StillValid turns false.
+	revoked atomic.Bool
 }
 
 func newEnv(t *testing.T, tls bool) *env {
@@ -44,16 +47,20 @@ func newEnv(t *testing.T, tls bool) *env {
 	}
 	api := admin.New(admin.Options{Directory: d, Token: adminToken, Logger: slog.New(slog.DiscardHandler)})
 	h := health.New()
+	e := &env{dir: d, health: h}
 	con, err := console.New(console.Options{
 		Directory: d, API: api, Health: h,
-		Authenticate: func(tok string) (string, bool) {
+		Authenticate: func(tok string) (string, string, bool) {
 			// The scoped tokens of SPEC section 8: only scope admin may log in.
 			switch tok {
 			case adminToken:
-				return "ops", true
+				return "ops", "binding-of-the-admin-token", true
 			default:
-				return "", false
+				return "", "", false
 			}
+		},
+		StillValid: func(actor, binding string) bool {
+			return !e.revoked.Load() && actor == "ops" && binding == "binding-of-the-admin-token"
 		},
 	})
 	if err != nil {
@@ -69,7 +76,8 @@ func newEnv(t *testing.T, tls bool) *env {
 		srv = httptest.NewServer(mux)
 	}
 	t.Cleanup(srv.Close)
-	return &env{srv: srv, dir: d, health: h}
+	e.srv = srv
+	return e
 }
 
 // browser is an HTTP client with a cookie jar that does not follow redirects.

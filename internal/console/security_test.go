@@ -79,10 +79,15 @@ func TestTamperedOrForeignSessionRefused(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodGet, u, nil)
 	cookie := b.c.Jar.Cookies(req.URL)[0].Value
 	parts := strings.Split(cookie, ".")
+	if len(parts) != 5 {
+		t.Fatalf("session cookie %q: want actor.binding.expiry.id.mac", cookie)
+	}
+	join := func(p ...string) string { return strings.Join(p, ".") }
 	cases := []struct{ name, value string }{
-		{"actor changed", "cm9vdA" + "." + parts[1] + "." + parts[2] + "." + parts[3]},
-		{"expiry extended", parts[0] + ".9999999999." + parts[2] + "." + parts[3]},
-		{"mac cut", parts[0] + "." + parts[1] + "." + parts[2] + "."},
+		{"actor changed", join("cm9vdA", parts[1], parts[2], parts[3], parts[4])},
+		{"binding changed", join(parts[0], "b3RoZXI", parts[2], parts[3], parts[4])},
+		{"expiry extended", join(parts[0], parts[1], "9999999999", parts[3], parts[4])},
+		{"mac cut", join(parts[0], parts[1], parts[2], parts[3], "")},
 		{"garbage", "x"},
 	}
 	// A cookie signed by another console (another key) is worthless here.
@@ -109,6 +114,26 @@ func TestTamperedOrForeignSessionRefused(t *testing.T) {
 				t.Fatalf("API with a %s cookie: %d, want 401", tc.name, resp2.StatusCode)
 			}
 		})
+	}
+}
+
+// A session lasts only while its token is accepted: once StillValid says no (a reload removed
+// or rotated the token), pages show the login form and the API bridge answers 401.
+func TestSessionEndsWhenItsTokenIsRevoked(t *testing.T) {
+	e := newEnv(t, false)
+	b := e.loggedIn(t)
+	if a := b.api(http.MethodGet, "/admin/clusters", ""); a.status != http.StatusOK {
+		t.Fatalf("API before the revocation: %d %s", a.status, a.body)
+	}
+	e.revoked.Store(true)
+	if a := b.api(http.MethodGet, "/admin/clusters", ""); a.status != http.StatusUnauthorized {
+		t.Fatalf("API after the revocation: %d, want 401", a.status)
+	}
+	if p := b.get("/ui/clusters"); p.status != http.StatusOK || !strings.Contains(p.body, `name="token"`) {
+		t.Fatalf("page after the revocation: %d, want the login form", p.status)
+	}
+	if a := b.do(http.MethodPost, "/ui/clusters/X/probe", "", nil, map[string]string{"X-CSRF-Token": b.csrf}); a.status != http.StatusUnauthorized {
+		t.Fatalf("a change after the revocation: %d, want 401", a.status)
 	}
 }
 

@@ -24,10 +24,11 @@ const (
 	csrfField     = "csrf"
 )
 
-// session is a logged-in operator: the actor name their token carries and a random id that
-// the CSRF token is bound to.
+// session is a logged-in operator: the actor name their token carries, the binding that
+// names the token itself (Options.StillValid) and a random id that the CSRF token is bound to.
 type session struct {
 	Actor   string
+	Binding string
 	ID      string
 	Expires time.Time
 }
@@ -56,33 +57,39 @@ func (s *sealer) mac(parts ...string) []byte {
 
 var b64 = base64.RawURLEncoding
 
-// seal returns the cookie value: actor.expiry.id.mac, each part URL-safe.
+// seal returns the cookie value: actor.binding.expiry.id.mac, each part URL-safe.
 func (s *sealer) seal(sess session) string {
 	actor := b64.EncodeToString([]byte(sess.Actor))
+	binding := b64.EncodeToString([]byte(sess.Binding))
 	exp := strconv.FormatInt(sess.Expires.Unix(), 10)
-	return actor + "." + exp + "." + sess.ID + "." + b64.EncodeToString(s.mac("session", actor, exp, sess.ID))
+	return actor + "." + binding + "." + exp + "." + sess.ID + "." + b64.EncodeToString(s.mac("session", actor, binding, exp, sess.ID))
 }
 
-var errBadSession = errors.New("invalid or expired session")
+var (
+	errBadSession = errors.New("invalid or expired session")
+	errRevoked    = errors.New("the session's token is no longer accepted")
+)
 
 func (s *sealer) open(value string, now time.Time) (session, error) {
 	parts := strings.Split(value, ".")
-	if len(parts) != 4 {
+	if len(parts) != 5 {
 		return session{}, errBadSession
 	}
-	got, err := b64.DecodeString(parts[3])
-	if err != nil || !hmac.Equal(got, s.mac("session", parts[0], parts[1], parts[2])) {
+	actorPart, bindingPart, expPart, id, macPart := parts[0], parts[1], parts[2], parts[3], parts[4]
+	got, err := b64.DecodeString(macPart)
+	if err != nil || !hmac.Equal(got, s.mac("session", actorPart, bindingPart, expPart, id)) {
 		return session{}, errBadSession
 	}
-	exp, err := strconv.ParseInt(parts[1], 10, 64)
+	exp, err := strconv.ParseInt(expPart, 10, 64)
 	if err != nil || now.Unix() >= exp {
 		return session{}, errBadSession
 	}
-	actor, err := b64.DecodeString(parts[0])
-	if err != nil {
+	actor, err1 := b64.DecodeString(actorPart)
+	binding, err2 := b64.DecodeString(bindingPart)
+	if err1 != nil || err2 != nil {
 		return session{}, errBadSession
 	}
-	return session{Actor: string(actor), ID: parts[2], Expires: time.Unix(exp, 0)}, nil
+	return session{Actor: string(actor), Binding: string(binding), ID: id, Expires: time.Unix(exp, 0)}, nil
 }
 
 // csrfToken is bound to one session: a token stolen from one session is useless in another.

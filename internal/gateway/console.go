@@ -1,6 +1,9 @@
 package gateway
 
 import (
+	"context"
+	"crypto/rand"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -26,12 +29,30 @@ func (r recorders) Answered(code int, cluster string, elapsed time.Duration) {
 
 var _ tokenapi.ErrorRecorder = recorders{}
 
-// withConsole serves the console under /ui/ beside the admin API on the admin listener.
-func (g *Gateway) withConsole(api http.Handler) (http.Handler, error) {
+// consoleKeyName names the console's session key in the store (SharedSecret).
+const consoleKeyName = "console-session-key"
+
+// withConsole serves the console under /ui/ beside the admin API on the admin listener. The
+// session key is the store's, so instances behind one address accept each other's sessions
+// and a restart logs nobody out; a session lasts only while its token is still accepted.
+func (g *Gateway) withConsole(ctx context.Context, api http.Handler) (http.Handler, error) {
+	fresh := make([]byte, 32)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, fmt.Errorf("console session key: %w", err)
+	}
+	key, err := g.store.SharedSecret(ctx, consoleKeyName, fresh)
+	if err != nil {
+		// The console still works, with sessions that end at restart and hold on this
+		// instance only; the store being down at start is logged, not fatal.
+		g.logger.Warn("console: session key not read from the store; sessions are this instance's until restart", "err", err)
+		key = fresh
+	}
 	con, err := console.New(console.Options{
 		Directory:    g.dir,
 		API:          api,
 		Authenticate: g.consoleLogin,
+		StillValid:   g.tokens.HasAdmin,
+		SessionKey:   key,
 		Health:       g.health,
 		Breaker:      g.fwd.BreakerState,
 		Logger:       g.logger,
@@ -48,10 +69,10 @@ func (g *Gateway) withConsole(api http.Handler) (http.Handler, error) {
 
 // consoleLogin accepts a token of scope admin: "auth in one place" — it asks the same token
 // set as the API's middleware (reloaded with it), and refuses a cluster: token.
-func (g *Gateway) consoleLogin(token string) (string, bool) {
-	p, ok := g.tokens.Verify(token)
+func (g *Gateway) consoleLogin(token string) (actor, binding string, ok bool) {
+	p, fp, ok := g.tokens.Fingerprint(token)
 	if !ok || !p.IsAdmin() {
-		return "", false
+		return "", "", false
 	}
-	return p.Name, true
+	return p.Name, fp, true
 }

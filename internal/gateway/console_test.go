@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssogate/ssogate/internal/admin"
 	"github.com/ssogate/ssogate/internal/audit"
 	"github.com/ssogate/ssogate/internal/config"
 	"github.com/ssogate/ssogate/internal/directory"
@@ -96,5 +97,66 @@ func TestConsoleLoginUsesTheAdminTokens(t *testing.T) {
 	entries, _, err := e.g.Directory().AuditLog(context.Background(), audit.Query{Filter: audit.Filter{Action: audit.ActionUserBind}, Limit: 5})
 	if err != nil || len(entries) != 1 || entries[0].Actor != "ops" {
 		t.Fatalf("audit of the console's bind = %+v, %v; want actor ops", entries, err)
+	}
+}
+
+// SPEC section 9 behind a load balancer: instances on one store sign sessions with one key
+// (kept in the store), so a session opened on one is valid on the others and on an instance
+// started later; and a session lasts only while its token is accepted — a reload that rotates
+// the token ends it on every instance at the next request.
+func TestConsoleSessionsAcrossInstancesEndWithTheirToken(t *testing.T) {
+	sum := func(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:]) }
+	const opsToken = "ops-token-shared-by-instances"
+	prefix := uniqueRedisPrefix(t)
+	t.Cleanup(func() { cleanRedisPrefix(t, prefix) })
+	clusters := []directory.Cluster{{Code: "BJ", Name: "北京", SSOURL: "http://127.0.0.1:1/sso", ServerURL: "http://127.0.0.1:1", Enabled: true}}
+	withOps := onRedis(testRedisAddr(), prefix, func(c *config.Config) {
+		c.AdminTokens = []config.AdminToken{{Name: "ops", TokenSHA256: sum(opsToken), Scope: "admin"}}
+	})
+	one := startGateway(t, &syncBuffer{}, clusters, withOps)
+	two := startGateway(t, &syncBuffer{}, clusters, withOps)
+
+	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).
+		PostForm(one.adminBase+"/ui/login", url.Values{"token": {opsToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) != 1 {
+		t.Fatalf("login on the first instance: %d", resp.StatusCode)
+	}
+	cookie := resp.Cookies()[0]
+	// overview reports whether the cookie opens the overview on e (else the login form).
+	overview := func(e *env) bool {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, e.adminBase+"/ui/", nil)
+		req.AddCookie(cookie)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK && strings.Contains(string(body), ">ops<") && !strings.Contains(string(body), `name="token"`)
+	}
+	if !overview(one) || !overview(two) {
+		t.Fatalf("the session is not valid on both instances: one %v, two %v", overview(one), overview(two))
+	}
+	later := startGateway(t, &syncBuffer{}, clusters, withOps)
+	if !overview(later) {
+		t.Fatal("an instance started later (a restart) does not accept the session")
+	}
+
+	// The reload's effect on each instance's token set: the ops token rotated.
+	rotated := []admin.Token{{Name: "ops", SHA256: sha256.Sum256([]byte("ops-token-after-rotation")), Scope: "admin"}}
+	for _, e := range []*env{one, two, later} {
+		if err := e.g.AdminTokens().Set(rotated); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, e := range map[string]*env{"one": one, "two": two, "later": later} {
+		if overview(e) {
+			t.Fatalf("instance %s still accepts a session whose token was rotated out", name)
+		}
 	}
 }

@@ -224,7 +224,7 @@ func (g *Gateway) init(ctx context.Context, opts Options) (err error) {
 		MaxHeaderBytes:    cfg.HTTP.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	if g.admin.Handler, err = g.withConsole(g.admin.Handler); err != nil {
+	if g.admin.Handler, err = g.withConsole(ctx, g.admin.Handler); err != nil {
 		return err
 	}
 	if g.publicLn, err = net.Listen("tcp", cfg.Listen); err != nil {

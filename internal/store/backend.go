@@ -1,6 +1,8 @@
 package store
 
 import (
+	"context"
+
 	"github.com/ssogate/ssogate/internal/audit"
 	"github.com/ssogate/ssogate/internal/directory"
 	"github.com/ssogate/ssogate/internal/ratelimit"
@@ -9,10 +11,10 @@ import (
 )
 
 // Backend is everything a storage backend provides: the directory's clusters and bindings,
-// refresh-token records (written in batches), the limiter's counters and the scheduled
-// sync's leases and status. Each part is
-// declared by its user (directory.Store, refresh.Store, …); this is their sum, declared once
-// for the gateway that opens a backend and for the conformance suite that pins one.
+// refresh-token records (written in batches), the limiter's counters, the scheduled sync's
+// leases and status, the audit log and shared secrets. Each part is declared by its user
+// (directory.Store, refresh.Store, …); this is their sum, declared once for the gateway that
+// opens a backend and for the conformance suite that pins one.
 type Backend interface {
 	directory.Store
 	refresh.Store
@@ -20,4 +22,8 @@ type Backend interface {
 	ratelimit.Counters
 	syncer.Store
 	audit.Store
+	// SharedSecret returns the secret stored under name, storing fresh first when there is
+	// none: every caller, on every instance and after restarts, gets the first one stored.
+	// The gateway keeps the console's session key this way.
+	SharedSecret(ctx context.Context, name string, fresh []byte) ([]byte, error)
 }

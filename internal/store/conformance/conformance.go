@@ -26,7 +26,7 @@ type Backend = store.Backend
 // the Watcher group; a single-process store has no one to tell of its changes.
 func Run(t *testing.T, open func(t *testing.T) Backend) {
 	t.Helper()
-	groups := [][]subtest{clusterTests, bindingTests, listUsersTests, deleteTests, recordTests, lifecycleTests, reconcileTests, leaseTests, auditTests}
+	groups := [][]subtest{clusterTests, bindingTests, listUsersTests, deleteTests, recordTests, lifecycleTests, reconcileTests, leaseTests, auditTests, secretTests}
 	if _, shared := open(t).(directory.Watcher); shared {
 		groups = append(groups, watcherTests)
 	}
