@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -247,6 +248,21 @@ func TestValidation(t *testing.T) {
 				t.Fatalf("not ErrInvalid: %v", err)
 			}
 		})
+	}
+}
+
+// A refused URL is named in the error (it reaches the admin API's caller and the logs) without
+// the credentials that made it refused.
+func TestValidationNeverEchoesCredentials(t *testing.T) {
+	for _, raw := range []string{"http://ops:s3cret-pass@sso.example/sso", "https://tok3n-only@sso.example/sso", "ftp://u:s3cret-pass@x"} {
+		c := directory.Cluster{Code: "a", Name: "n", SSOURL: raw, ServerURL: "http://s"}
+		err := c.Validate()
+		if err == nil {
+			t.Fatalf("%s accepted", raw)
+		}
+		if msg := err.Error(); strings.Contains(msg, "s3cret") || strings.Contains(msg, "tok3n") || !strings.Contains(msg, "sso.example") && !strings.Contains(msg, "ftp://") {
+			t.Fatalf("error for %s: %q; want the URL named without its credentials", raw, msg)
+		}
 	}
 }
 
