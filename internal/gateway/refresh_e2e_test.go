@@ -32,7 +32,15 @@ func TestRefreshRightAfterLogin(t *testing.T) {
 		// 200 logins at once, each refreshed the moment its answer arrives. No record may be
 		// late or dropped (the former write-behind queue gathered 50 ms and dropped records
 		// when full).
-		w := newWorld(t, func(c *config.Config) { c.RateLimit.IPFailures = 100_000 })
+		// Neither the limiter nor the SSO's timeouts are under test: 200 logins of one user at
+		// once would wait for each other's attempts in flight (SPEC section 6), and 200 new
+		// connections at once can overflow the reference SSO's accept queue (a dropped SYN is
+		// sent again after 1 s) — on a slow machine (the race detector) past the harness's
+		// timeouts.
+		w := newWorld(t, func(c *config.Config) {
+			c.RateLimit.IPFailures, c.RateLimit.UserFailures = 100_000, 100_000
+			c.SSO.ConnectTimeout, c.SSO.Timeout = 4*time.Second, 4*time.Second
+		})
 		var wg sync.WaitGroup
 		for range 200 {
 			wg.Go(func() { loginThenRefresh(t, w.env, w.env, "alice", "alice-pass", "TEST0525") })
@@ -49,8 +57,9 @@ func TestRefreshRightAfterLogin(t *testing.T) {
 		prefix := uniqueRedisPrefix(t)
 		t.Cleanup(func() { cleanRedisPrefix(t, prefix) })
 		clusters := []directory.Cluster{{Code: "TEST0525", Name: "测试用", SSOURL: sso.URL + "/sso", ServerURL: sso.URL, Enabled: true}}
-		one := startGateway(t, logs, clusters, onRedis(testRedisAddr(), prefix, nil))
-		two := startGateway(t, logs, clusters, onRedis(testRedisAddr(), prefix, nil))
+		noLimits := func(c *config.Config) { c.RateLimit.IPFailures, c.RateLimit.UserFailures = 100_000, 100_000 }
+		one := startGateway(t, logs, clusters, onRedis(testRedisAddr(), prefix, noLimits))
+		two := startGateway(t, logs, clusters, onRedis(testRedisAddr(), prefix, noLimits))
 		one.bind(directory.NamespaceUser, "alice", "TEST0525")
 		var wg sync.WaitGroup
 		for i := range 40 {
