@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -45,15 +46,21 @@ type transport struct {
 	c    *Checker
 }
 
-// capture keeps the first captureLimit bytes read through it.
+// capture keeps the first captureLimit bytes read through it. The transport's writer reads
+// the body on a goroutine of its own, which may still be sending when the answer is back (a
+// 413 answered before the whole body arrived), hence the lock.
 type capture struct {
 	io.ReadCloser
+	mu        sync.Mutex
 	buf       bytes.Buffer
 	truncated bool
+	eof       bool
 }
 
 func (c *capture) Read(p []byte) (int, error) {
 	n, err := c.ReadCloser.Read(p)
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if room := captureLimit - c.buf.Len(); n > 0 {
 		if n > room {
 			c.buf.Write(p[:room])
@@ -62,7 +69,19 @@ func (c *capture) Read(p []byte) (int, error) {
 			c.buf.Write(p[:n])
 		}
 	}
+	if err == io.EOF {
+		c.eof = true
+	}
 	return n, err
+}
+
+// snapshot is what was read so far, and whether that is the whole body: all of the announced
+// length (size, -1 when unknown), or everything up to the end.
+func (c *capture) snapshot(size int64) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	whole := c.eof || size >= 0 && int64(c.buf.Len()) == size
+	return bytes.Clone(c.buf.Bytes()), whole && !c.truncated
 }
 
 func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -91,7 +110,7 @@ func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp.Body = io.NopCloser(bytes.NewReader(raw))
 	x := Exchange{Request: req, Response: resp, ResponseBody: raw, RequestBodyComplete: true}
 	if body != nil {
-		x.RequestBody, x.RequestBodyComplete = body.buf.Bytes(), !body.truncated
+		x.RequestBody, x.RequestBodyComplete = body.snapshot(req.ContentLength)
 	}
 	if err := tr.c.Check(x); err != nil {
 		tr.t.Errorf("apidoc: %v", err)
