@@ -153,11 +153,17 @@ func (t *Tokens) Len() int {
 // every entry's digest in constant time (no early exit, fixed-size digests), so neither the
 // content nor the length of a valid token leaks through timing.
 func (t *Tokens) Verify(token string) (Principal, bool) {
-	p := t.set.Load()
-	if p == nil || token == "" {
+	if token == "" {
 		return Principal{}, false
 	}
-	got := sha256.Sum256([]byte(token))
+	return t.verify(sha256.Sum256([]byte(token)))
+}
+
+func (t *Tokens) verify(got [sha256.Size]byte) (Principal, bool) {
+	p := t.set.Load()
+	if p == nil {
+		return Principal{}, false
+	}
 	var found Principal
 	ok := 0
 	for _, e := range *p {
@@ -173,11 +179,15 @@ func (t *Tokens) Verify(token string) (Principal, bool) {
 // that removes or rotates it ends the session (SPEC section 9). ok is false for an unknown
 // token.
 func (t *Tokens) Fingerprint(token string) (Principal, string, bool) {
-	p, ok := t.Verify(token)
+	if token == "" {
+		return Principal{}, "", false
+	}
+	digest := sha256.Sum256([]byte(token))
+	p, ok := t.verify(digest)
 	if !ok {
 		return Principal{}, "", false
 	}
-	return p, fingerprint(sha256.Sum256([]byte(token))), true
+	return p, fingerprint(digest), true
 }
 
 // HasAdmin reports whether the set still accepts, with scope admin, the token of that name

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/ssogate/ssogate/internal/audit"
 )
 
 // Namespace separates the usernames of the administrator ("manager") app from those of the
@@ -153,21 +155,7 @@ func checkURL(field, raw string, required bool) error {
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-		return fmt.Errorf("%s %q must be an absolute http(s) URL without credentials: %w", field, echoURL(u, err), ErrInvalid)
+		return fmt.Errorf("%s %q must be an absolute http(s) URL without credentials: %w", field, audit.RedactURL(raw), ErrInvalid)
 	}
 	return nil
-}
-
-// echoURL is what an error may say of a refused URL: never its credentials (the answer goes
-// back to the caller and into logs), and nothing of one that does not parse.
-func echoURL(u *url.URL, parseErr error) string {
-	if parseErr != nil {
-		return "(unparsable)"
-	}
-	if u.User != nil {
-		c := *u
-		c.User = url.User("redacted")
-		return c.String()
-	}
-	return u.String()
 }

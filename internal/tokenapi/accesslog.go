@@ -56,13 +56,13 @@ func appendAccessJSON(b []byte, l *line) []byte {
 	b = append(b, `{"time":"`...)
 	b = l.now.AppendFormat(b, time.RFC3339Nano) // slog's JSON time format
 	b = append(b, `","level":"INFO","msg":"access","request_id":`...)
-	b = appendLogString(b, l.requestID)
+	b = appendJSONString(b, l.requestID)
 	b = append(b, `,"ip":"`...)
 	b = append(b, l.ip...) // digits, dots, colons and hex only
 	b = append(b, `","grant":`...)
-	b = appendLogString(b, l.grant)
+	b = appendJSONString(b, l.grant)
 	b = append(b, `,"cluster":`...)
-	b = appendLogString(b, l.cluster)
+	b = appendJSONString(b, l.cluster)
 	b = append(b, `,"code":`...)
 	b = strconv.AppendInt(b, int64(l.code), 10)
 	b = append(b, `,"sso_status":`...)
@@ -72,7 +72,3 @@ func appendAccessJSON(b []byte, l *line) []byte {
 	b = strconv.AppendFloat(b, float64(l.elapsed.Microseconds())/1000, 'f', -1, 64)
 	return append(b, "}\n"...)
 }
-
-// appendLogString appends s quoted and escaped as slog's JSON handler escapes strings:
-// appendJSONString's escaping is that one.
-func appendLogString(b []byte, s string) []byte { return appendJSONString(b, s) }
