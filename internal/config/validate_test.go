@@ -50,6 +50,17 @@ func TestValidateErrors(t *testing.T) {
 			wantKeys: []string{"store.redis_prefix"},
 		},
 		{
+			name:     "redis flush delay out of range",
+			mutate:   func(c *Config) { c.Store.RedisFlushDelay = 2 * time.Millisecond },
+			wantKeys: []string{"store.redis_flush_delay"},
+			wantText: "store.redis_flush_delay: must be between 0 and 1ms, got 2ms",
+		},
+		{
+			name:     "negative redis flush delay",
+			mutate:   func(c *Config) { c.Store.RedisFlushDelay = -time.Microsecond },
+			wantKeys: []string{"store.redis_flush_delay"},
+		},
+		{
 			name:     "embedded without path",
 			mutate:   func(c *Config) { c.Store.Path = " " },
 			wantKeys: []string{"store.path"},
