@@ -6,6 +6,8 @@
 # login-norecord logs in against an SSO answer without refresh_token (no refresh-token record).
 # The environment reaches the gateway: LOG_LEVEL=warn, GOGC=400 or GOMAXPROCS=1 before the
 # command profile those variants.
+# RATE=N drives it open loop at N requests/s with bench/cmd/load instead of wrk at its maximum
+# (where the CPU goes at part load: the SPEC's latency target is taken at half of the maximum).
 # Needs perf (Debian: linux-perf) and wrk. Results: bench/out/profile-<scenario>-<date>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +29,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 mkdir -p "$OUT"
 
-go build -o "$WORK/bin/" ./cmd/ssogate ./bench/cmd/stubsso
+go build -o "$WORK/bin/" ./cmd/ssogate ./bench/cmd/stubsso ./bench/cmd/load
 SPORT=$(free_port); GPORT=$(free_port); APORT=$(free_port)
 RL=true
 case "$SCENARIO" in
@@ -73,7 +75,12 @@ BENCH_BASIC=$(printf 'app:app-secret' | base64)
 export BENCH_BASIC
 URL="http://127.0.0.1:$GPORT/oauth/token"
 wrk -t2 -c64 -d2s -s bench/wrk/post.lua "$URL" >/dev/null # warm
-wrk -t2 -c64 -d"$((SECS + 2))s" -s bench/wrk/post.lua "$URL" >"$OUT/wrk.txt" &
+if [ -n "${RATE:-}" ]; then
+  "$WORK/bin/load" --url "$URL" --basic app:app-secret --body "$BODY" --users "$USERS" \
+    --rate "$RATE" --warmup 1s --duration "$((SECS + 1))s" >"$OUT/wrk.txt" &
+else
+  wrk -t2 -c64 -d"$((SECS + 2))s" -s bench/wrk/post.lua "$URL" >"$OUT/wrk.txt" &
+fi
 WRK=$!
 sleep 1
 perf record -F 499 -g -p "$GW" -o "$OUT/perf.data" -- sleep "$SECS" 2>"$OUT/perf-record.log"

@@ -196,11 +196,13 @@ if part idle; then
   "$BIN/load" --url "http://127.0.0.1:$GW_PORT/oauth/token" --basic app:app-secret \
     --body 'grant_type=password&username=idle&password=secret' --total 2000 --conns 8 --expect '"code":200' >/dev/null
   line=$("$BIN/idleconns" --addr "127.0.0.1:$GW_PORT" --pid "$GW_PID" --n "$IDLE_N" \
+    --metrics "http://127.0.0.1:$ADMIN_PORT/metrics" \
     --body 'grant_type=password&username=idle&password=secret' | grep BENCHJSON)
   echo "$line" >>"$OUT/idleconns.jsonl"
-  say "$(printf 'RSS %.1f MiB → %.1f MiB with %d idle connections (%d failed): +%.1f MiB, %.1f KiB each; RssAnon %.1f → %.1f MiB (target ≤ +100 MiB: %s)' \
+  say "$(printf 'RSS %.1f MiB → %.1f MiB with %d idle connections (%d failed): +%.1f MiB, %.1f KiB each; RssAnon %.1f → %.1f MiB; Go stacks %.1f MiB, heap %.1f MiB in use (target ≤ +100 MiB: %s)' \
     "$(field rss_before_mib "$line")" "$(field rss_after_mib "$line")" "$(field conns "$line")" "$(field failed "$line")" \
     "$(field added_mib "$line")" "$(field per_conn_kib "$line")" "$(field rss_anon_before_mib "$line")" "$(field rss_anon_after_mib "$line")" \
+    "$(field go_stack_inuse_mib "$line")" "$(field go_heap_inuse_mib "$line")" \
     "$(awk -v a="$(field added_mib "$line")" -v c="$(field conns "$line")" -v n="$IDLE_N" 'BEGIN{print (a <= 100 && c == n ? "met" : "NOT met")}')")"
   stop_gw
 fi

@@ -15,8 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
 	"github.com/ssogate/ssogate/internal/admin"
 	"github.com/ssogate/ssogate/internal/config"
 	"github.com/ssogate/ssogate/internal/directory"
@@ -44,7 +42,7 @@ type Gateway struct {
 	metrics    *metrics.Metrics
 	health     *health.Tracker
 	limiter    *ratelimit.Limiter
-	public     *fasthttp.Server
+	public     *tokenapi.Server
 	publicLn   net.Listener
 	admin      *http.Server
 	adminLn    net.Listener

@@ -28,6 +28,7 @@ type testbed struct {
 	store *embedded.Store
 	base  string // http://127.0.0.1:port
 	sso   string // the reference SSO's base URL
+	srv   *Server
 }
 
 type testbedOptions struct {
@@ -83,7 +84,7 @@ func newTestbed(t *testing.T, to testbedOptions) *testbed {
 	}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Shutdown() })
-	return &testbed{h: h, dir: dir, store: store, base: "http://" + ln.Addr().String(), sso: ssoBase}
+	return &testbed{h: h, dir: dir, store: store, base: "http://" + ln.Addr().String(), sso: ssoBase, srv: srv}
 }
 
 func serveNetHTTP(t *testing.T, h http.Handler) string {

@@ -23,15 +23,29 @@ type Limits struct {
 	MaxHeaderBytes    int
 	MaxBodyBytes      int
 	MaxConns          int // simultaneous connections; beyond it a connection gets 503 and is closed
+	// BufferedConns is how many connections keep their buffers between requests; the ones
+	// beyond are served lean (see Server). 0: DefaultBufferedConns; negative: none.
+	BufferedConns int
 }
 
 // NewServer returns the public listener's server. fasthttp serves the hot path: on two cores it
 // forwards several times more logins per second than net/http with a generic client (see
 // docs/benchmarks.md).
-func NewServer(h *Handler, l Limits, logger *slog.Logger) *fasthttp.Server {
+func NewServer(h *Handler, l Limits, logger *slog.Logger) *Server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	s := &Server{buffered: int64(cmp.Or(l.BufferedConns, DefaultBufferedConns))}
+	if l.BufferedConns < 0 {
+		s.buffered = 0
+	}
+	s.full, s.lean = newFastServer(h, l, logger), newFastServer(h, l, logger)
+	s.full.ConnState = s.countFullClosed
+	s.lean.ReduceMemoryUsage = true
+	return s
+}
+
+func newFastServer(h *Handler, l Limits, logger *slog.Logger) *fasthttp.Server {
 	bodyTimeout := l.ReadTimeout
 	return &fasthttp.Server{
 		Handler:               h.ServeFastHTTP,

@@ -32,6 +32,9 @@ type result struct {
 	AddedMiB    float64 `json:"added_mib"`
 	PerConnKiB  float64 `json:"per_conn_kib"`
 	OpenSeconds float64 `json:"open_seconds"`
+	// From the gateway's /metrics (--metrics), after: where the Go runtime holds the memory.
+	StackMiB float64 `json:"go_stack_inuse_mib,omitempty"`
+	HeapMiB  float64 `json:"go_heap_inuse_mib,omitempty"`
 }
 
 func main() {
@@ -40,6 +43,7 @@ func main() {
 	n := flag.Int("n", 10000, "connections to open")
 	body := flag.String("body", "grant_type=password&username=nobody&password=secret", "form body of the one request per connection")
 	basic := flag.String("basic", "app:app-secret", "client_id:client_secret")
+	metricsURL := flag.String("metrics", "", "the gateway's /metrics URL (optional): Go stack and heap in use are reported")
 	settle := flag.Duration("settle", 3*time.Second, "wait after the last connection before reading the RSS")
 	flag.Parse()
 	if *pid <= 0 {
@@ -91,11 +95,32 @@ func main() {
 	time.Sleep(*settle)
 	r.RSSAfter, r.AnonAfter = rss(*pid)
 	r.AddedMiB = r.RSSAfter - r.RSSBefore
+	if *metricsURL != "" {
+		r.StackMiB = metric(*metricsURL, "go_memstats_stack_inuse_bytes") / (1 << 20)
+		r.HeapMiB = metric(*metricsURL, "go_memstats_heap_inuse_bytes") / (1 << 20)
+	}
 	if r.Conns > 0 {
 		r.PerConnKiB = r.AddedMiB * 1024 / float64(r.Conns)
 	}
 	out, _ := json.Marshal(r)
 	fmt.Printf("BENCHJSON %s\n", out)
+}
+
+// metric reads one unlabelled gauge from a Prometheus text page (0 when absent).
+func metric(url, name string) float64 {
+	resp, err := http.Get(url)
+	if err != nil {
+		fail(err)
+	}
+	defer resp.Body.Close()
+	page, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(page), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f
+		}
+	}
+	return 0
 }
 
 // rss returns VmRSS and RssAnon of pid in MiB.
