@@ -131,25 +131,28 @@ func (r *refreshRecorder) failed(n int, err error, attrs ...slog.Attr) {
 func (r *refreshRecorder) run() {
 	defer r.wg.Done()
 	batch := make([]refresh.Record, 0, refreshMaxBatch)
-	// Go 1.23 timers: Reset and Stop never leave a stale tick in the channel.
-	timer := time.NewTimer(refreshWindow)
-	timer.Stop()
+	backlog := false
 	for rec := range r.queue {
 		batch = append(batch[:0], rec)
-		timer.Reset(refreshWindow)
-	gather:
+		if !backlog {
+			// Asleep through the window, not waiting on the queue: a writer parked on the
+			// queue is woken by every login's send (a goroutine and often a thread woken per
+			// login); asleep, the queue's buffer takes the records and they are drained at once.
+			time.Sleep(refreshWindow)
+		}
+	drain:
 		for len(batch) < refreshMaxBatch {
 			select {
 			case rec, ok := <-r.queue:
 				if !ok {
-					break gather
+					break drain
 				}
 				batch = append(batch, rec)
-			case <-timer.C:
-				break gather
+			default:
+				break drain
 			}
 		}
-		timer.Stop()
+		backlog = len(batch) == refreshMaxBatch // more may be queued: no sleep before them
 		r.write(batch)
 	}
 }
