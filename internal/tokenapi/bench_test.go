@@ -84,7 +84,7 @@ func newBenchGateway(b *testing.B, rateLimit bool) *benchGateway {
 	}
 	var limiter *ratelimit.Limiter
 	if rateLimit {
-		limiter = ratelimit.New(ratelimit.NewLocal(0, nil), ratelimit.Options{})
+		limiter = ratelimit.New(nil, ratelimit.Options{}) // the embedded store: this instance counts alone
 	}
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	h := New(Options{
