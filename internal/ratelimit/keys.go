@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/netip"
+	"strings"
 )
 
 // UserSubject is the username a limiter counts: the namespace ("user", "manager") and the
@@ -28,14 +29,51 @@ func UserSubject(namespace, name string) string { return namespace + ":" + name 
 type keys struct{ user, userFlight, lock, strikes, ip, ipFlight string }
 
 func (o *Options) keys(username, ip string) keys {
-	var k keys
+	// All six keys are built into one string and sliced from it: one allocation per attempt
+	// instead of one per key (Begin runs on every password login).
+	var hash [32]byte
+	var addr [64]byte
+	var ub, ib int // lengths of the username's and the address's base ("PREFIX{…}")
+	var ipb []byte
 	if username != "" {
-		base := o.Prefix + "{u:" + userHash(username) + "}"
-		k.user, k.userFlight, k.lock, k.strikes = base+"c", base+"f", base+"l", base+"s"
+		ub = len(o.Prefix) + len("{u:}") + len(hash)
 	}
 	if ip != "" {
-		base := o.Prefix + "{ip:" + ipPart(ip) + "}"
-		k.ip, k.ipFlight = base+"c", base+"f"
+		ipb = appendIPPart(addr[:0], ip)
+		ib = len(o.Prefix) + len("{ip:}") + len(ipb)
+	}
+	var buf strings.Builder // its String is the bytes written, not a copy
+	buf.Grow(4*(ub+1) + 2*(ib+1))
+	if username != "" {
+		sum := sha256.Sum256([]byte(username))
+		hex.Encode(hash[:], sum[:16])
+		for _, suffix := range "cfls" {
+			buf.WriteString(o.Prefix)
+			buf.WriteString("{u:")
+			buf.Write(hash[:])
+			buf.WriteByte('}')
+			buf.WriteByte(byte(suffix))
+		}
+	}
+	if ip != "" {
+		for _, suffix := range "cf" {
+			buf.WriteString(o.Prefix)
+			buf.WriteString("{ip:")
+			buf.Write(ipb)
+			buf.WriteByte('}')
+			buf.WriteByte(byte(suffix))
+		}
+	}
+	all := buf.String()
+	var k keys
+	if username != "" {
+		n := ub + 1
+		k.user, k.userFlight, k.lock, k.strikes = all[:n], all[n:2*n], all[2*n:3*n], all[3*n:4*n]
+		all = all[4*n:]
+	}
+	if ip != "" {
+		n := ib + 1
+		k.ip, k.ipFlight = all[:n], all[n:2*n]
 	}
 	return k
 }
@@ -56,15 +94,16 @@ func userHash(name string) string {
 // customer at least a /64, so per-address counting would give one host 2^64 budgets.
 const ipv6Bits = 64
 
-func ipPart(ip string) string {
+// appendIPPart appends the part of a key that names ip's budget.
+func appendIPPart(b []byte, ip string) []byte {
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
-		return "h:" + userHash(ip) // not an address: never raw text in a key
+		return append(append(b, "h:"...), userHash(ip)...) // not an address: never raw text in a key
 	}
 	a = a.Unmap().WithZone("")
 	if a.Is6() {
 		p, _ := a.Prefix(ipv6Bits)
-		return p.String()
+		return p.AppendTo(b)
 	}
-	return a.String()
+	return a.AppendTo(b)
 }

@@ -216,7 +216,9 @@ func (l *Limiter) Begin(ctx context.Context, username, ip string) (*Attempt, err
 	if l == nil {
 		return nil, nil
 	}
-	ctx = context.WithoutCancel(ctx)
+	if ctx.Done() != nil {
+		ctx = context.WithoutCancel(ctx) // (an uncancellable one, the usual, costs nothing)
+	}
 	o := l.opts.Load()
 	a := &Attempt{l: l, o: o, username: username, k: o.keys(username, ip)}
 	// Real time, not o.Now: the wait sleeps for real, and tests move o.Now by hand.
@@ -225,8 +227,8 @@ func (l *Limiter) Begin(ctx context.Context, username, ip string) (*Attempt, err
 	counted := false
 	for {
 		err := l.begin(ctx, a)
-		var busy *errBusy
-		if !errors.As(err, &busy) {
+		busy, isBusy := errors.AsType[*errBusy](err)
+		if !isBusy {
 			return l.started(a, err)
 		}
 		// The budget frees as soon as the attempts in flight settle: no lock exists, so the
@@ -266,8 +268,8 @@ func (l *Limiter) begin(ctx context.Context, a *Attempt) error {
 		sctx, cancel := context.WithTimeout(ctx, o.StoreTimeout)
 		err := l.reserve(sctx, s, a)
 		cancel()
-		var busy *errBusy
-		if err == nil || errors.Is(err, ErrLimited) || errors.As(err, &busy) {
+		_, isBusy := errors.AsType[*errBusy](err)
+		if err == nil || errors.Is(err, ErrLimited) || isBusy {
 			l.storeOK(o)
 			a.store = s
 			return err
@@ -311,7 +313,7 @@ func (l *Limiter) reserve(ctx context.Context, s Counters, a *Attempt) error {
 			Op{Kind: OpAdd, Key: k.ip, Delta: 1, TTL: o.IPWindow})
 	}
 	res := l.run(ctx, s, ops)
-	var added []undoKey
+	added := make([]undoKey, 0, len(ops))
 	var err error
 	for i, r := range res {
 		err = errors.Join(err, r.Err)

@@ -151,7 +151,7 @@ type undoKey struct {
 // undo gives reservations back (and runs extra operations, such as a success's delete, in the
 // same batch), in the order given; see give.
 func (l *Limiter) undo(ctx context.Context, s Counters, owe *[]Op, extra []Op, keys ...undoKey) error {
-	ops := extra
+	ops := append(make([]Op, 0, len(extra)+len(keys)), extra...)
 	for _, k := range keys {
 		if k.key != "" {
 			ops = append(ops, Op{Kind: OpAdd, Key: k.key, Delta: -1, TTL: k.ttl})

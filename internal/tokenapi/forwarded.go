@@ -15,8 +15,18 @@ import (
 // forwardedFor once did) let them disagree about whom to trust.
 type origin struct {
 	client netip.Addr // rate limits and the access log
-	xff    []byte     // X-Forwarded-For to forward
-	proto  string     // X-Forwarded-Proto to forward
+	// xff is the X-Forwarded-For to forward when a trusted proxy sent a chain; nil means the
+	// peer's address alone (appendXFF), written only when a request is forwarded.
+	xff   []byte
+	proto string // X-Forwarded-Proto to forward
+}
+
+// appendXFF appends the X-Forwarded-For to forward.
+func (o *origin) appendXFF(b []byte) []byte {
+	if o.xff != nil {
+		return append(b, o.xff...)
+	}
+	return o.client.AppendTo(b)
 }
 
 // SetTrustedProxies replaces http.trusted_proxies at run time (a configuration reload). Safe
@@ -54,7 +64,7 @@ func (h *Handler) deriveOrigin(ctx *fasthttp.RequestCtx, o *origin) {
 	}
 	trusted := *h.trusted.Load()
 	if !peer.IsValid() || !containsAddr(trusted, peer) {
-		o.xff = peer.AppendTo(o.xff[:0])
+		o.xff = nil // the peer's address: the client, see appendXFF
 		return
 	}
 	chain := o.xff[:0]

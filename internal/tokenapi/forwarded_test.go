@@ -50,8 +50,8 @@ func TestDeriveOrigin(t *testing.T) {
 			h := New(Options{TrustedProxies: tc.trusted})
 			var o origin
 			h.deriveOrigin(requestFrom(tc.peer, tc.headers...), &o)
-			if o.client.String() != tc.client || string(o.xff) != tc.xff || o.proto != tc.proto {
-				t.Fatalf("got client %s, xff %q, proto %q; want %s, %q, %q", o.client, o.xff, o.proto, tc.client, tc.xff, tc.proto)
+			if o.client.String() != tc.client || string(o.appendXFF(nil)) != tc.xff || o.proto != tc.proto {
+				t.Fatalf("got client %s, xff %q, proto %q; want %s, %q, %q", o.client, o.appendXFF(nil), o.proto, tc.client, tc.xff, tc.proto)
 			}
 		})
 	}

@@ -116,6 +116,9 @@ func New(opts Options) *Handler {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = defaultMaxBody
 	}
+	if l, ok := opts.Limiter.(*ratelimit.Limiter); ok && l == nil {
+		opts.Limiter = nil // limits off: no subject or address text made per login for nothing
+	}
 	h := &Handler{opts: opts}
 	h.SetTrustedProxies(opts.TrustedProxies)
 	h.errors, _ = opts.Recorder.(ErrorRecorder)
@@ -273,8 +276,7 @@ func (h *Handler) password(x *exchange) {
 	outcome := ratelimit.Neutral
 	if h.opts.Limiter != nil {
 		attempt, err := h.opts.Limiter.Begin(bg, ratelimit.UserSubject(string(route.Namespace), route.Name), x.origin.client.String())
-		var limited *ratelimit.LimitedError
-		if errors.As(err, &limited) {
+		if limited, ok := errors.AsType[*ratelimit.LimitedError](err); ok {
 			secs := int((limited.RetryAfter + time.Second - 1) / time.Second)
 			x.ctx.Response.Header.Set("Retry-After", strconv.Itoa(secs))
 			h.writeError(x, tooManyRequests(secs))
@@ -381,10 +383,11 @@ func (h *Handler) forwardToCode(x *exchange, code string) {
 // section 2, steps 6 and 7).
 func (h *Handler) forward(x *exchange, c *directory.Cluster) ratelimit.Outcome {
 	x.cluster = c.Code
+	var xff [64]byte
 	call := sso.Call{
 		Body:          x.req.fwd.AppendBytes(nil),
 		Authorization: x.req.authorization,
-		ForwardedFor:  x.origin.xff,
+		ForwardedFor:  x.origin.appendXFF(xff[:0]),
 		Proto:         x.origin.proto,
 		RequestID:     x.requestID,
 		// Passed through as received; internal/tracing replaces them with its span's.
