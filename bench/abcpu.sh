@@ -6,6 +6,8 @@
 #   bench/abcpu.sh BIN_A BIN_B [RATE] [SECONDS] [ROUNDS]     (defaults 5000, 8, 3)
 # BIN_A and BIN_B are `ssogate` binaries, e.g. the working tree's and one built from
 # `git worktree add /tmp/old HEAD`. STORE=redis uses 127.0.0.1:6379 under a prefix of its own.
+# STORE_A / STORE_B add keys to A's / B's store mapping (one binary, two settings), e.g.
+#   STORE=redis STORE_B='redis_flush_delay: 0s' bench/abcpu.sh bin/ssogate bin/ssogate 2500
 # Each run: a fresh gateway (embedded store, limiter on, access log at info), 1,000 users bound
 # to the stub SSO, 2 s of warm-up at the rate, then the measured run. Loopback only.
 set -euo pipefail
@@ -22,18 +24,18 @@ PIDS+=($!)
 trap '[ -n "$GW" ] && kill "$GW" 2>/dev/null; stop_procs' EXIT
 trap 'exit 130' INT TERM
 run() {
-  local bin=$1 GPORT=$(free_port) APORT=$(free_port)
+  local bin=$1 extra=${2:+, $2} GPORT=$(free_port) APORT=$(free_port)
   rm -f $W/db
   cat >$W/c.yaml <<Y
 listen: 127.0.0.1:$GPORT
 admin_listen: 127.0.0.1:$APORT
 admin_token: ab
 log_level: info
-store: {driver: ${STORE:-embedded}, path: "$W/db", redis_addrs: ["127.0.0.1:6379"], redis_prefix: "abcpu-$$:"}
+store: {driver: ${STORE:-embedded}, path: "$W/db", redis_addrs: ["127.0.0.1:6379"], redis_prefix: "abcpu-$$:"$extra}
 clusters:
   - {code: STUB, name: stub, sso_url: "http://127.0.0.1:$SPORT/sso", server_url: "http://127.0.0.1:$SPORT/server"}
 Y
-  [ "${STORE:-embedded}" = redis ] || sed -i 's/, redis_addrs.*}/}/' $W/c.yaml
+  [ "${STORE:-embedded}" = redis ] || sed -i 's/, redis_addrs: [^,]*, redis_prefix: "[^"]*"//' $W/c.yaml
   [ "${STORE:-embedded}" = redis ] && sed -i 's/path: "[^"]*", //' $W/c.yaml
   $bin serve --config $W/c.yaml >/dev/null 2>&1 & GW=$!
   for _ in $(seq 1 200); do curl -fs -o /dev/null http://127.0.0.1:$APORT/readyz && break; sleep 0.05; done
@@ -45,10 +47,10 @@ Y
   t1=$(awk '{print $14+$15}' /proc/$GW/stat); c1=$(cat /proc/$GW/task/*/status | awk '/ctxt_switches/{s+=$2} END{print s}')
   local n=$(sed -n 's/.*"requests":\([0-9]*\).*/\1/p' <<<"$out") p99=$(sed -n 's/.*"p99_us":\([0-9.]*\).*/\1/p' <<<"$out") p50=$(sed -n 's/.*"p50_us":\([0-9.]*\).*/\1/p' <<<"$out")
   local tck=$(getconf CLK_TCK)
-  echo "$(basename $(dirname $bin))/$(basename $bin): $(awk -v t=$((t1-t0)) -v n=$n -v k=$tck 'BEGIN{printf "%.1f", t*1e6/k/n}') µs CPU/login, $(awk -v c=$((c1-c0)) -v n=$n 'BEGIN{printf "%.2f", c/n}') ctx switches/login, p50 $p50 µs, p99 $p99 µs, load $(cut -d' ' -f1 /proc/loadavg)"
+  echo "$(basename $(dirname $bin))/$(basename $bin)${2:+ ($2)}: $(awk -v t=$((t1-t0)) -v n=$n -v k=$tck 'BEGIN{printf "%.1f", t*1e6/k/n}') µs CPU/login, $(awk -v c=$((c1-c0)) -v n=$n 'BEGIN{printf "%.2f", c/n}') ctx switches/login, p50 $p50 µs, p99 $p99 µs, load $(cut -d' ' -f1 /proc/loadavg)"
   kill $GW; wait $GW 2>/dev/null || true
   GW=
   [ "${STORE:-embedded}" = redis ] && redis-cli --scan --pattern "abcpu-$$:*" | xargs -r -n 500 redis-cli unlink >/dev/null
   return 0
 }
-for r in $(seq 1 $ROUNDS); do run $A; run $B; done
+for r in $(seq 1 $ROUNDS); do run "$A" "${STORE_A:-}"; run "$B" "${STORE_B:-}"; done

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ssogate/ssogate/internal/audit"
+	"github.com/ssogate/ssogate/internal/deadline"
 )
 
 // Defaults of SPEC section 3 (and of the config's cache.* and store.timeout keys).
@@ -326,7 +327,7 @@ func (d *Directory) lookup(ctx context.Context, ns Namespace, name string) ([]st
 		return d.sets.get(e.set), nil
 	}
 	d.misses.Add(1)
-	sctx, cancel := context.WithTimeout(ctx, d.opts.StoreTimeout)
+	sctx, cancel := deadline.After(ctx, d.opts.StoreTimeout)
 	var endSpan func(error)
 	if d.opts.Trace != nil {
 		sctx, endSpan = d.opts.Trace(sctx, "lookup")

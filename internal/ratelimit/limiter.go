@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/ssogate/ssogate/internal/deadline"
 )
 
 // ErrLimited is matched (errors.Is) by every [*LimitedError].
@@ -265,7 +267,7 @@ func (l *Limiter) begin(ctx context.Context, a *Attempt) error {
 		}
 	}
 	if s := l.shared(o); s != nil {
-		sctx, cancel := context.WithTimeout(ctx, o.StoreTimeout)
+		sctx, cancel := deadline.After(ctx, o.StoreTimeout)
 		err := l.reserve(sctx, s, a)
 		cancel()
 		_, isBusy := errors.AsType[*errBusy](err)

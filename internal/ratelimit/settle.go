@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"time"
+
+	"github.com/ssogate/ssogate/internal/deadline"
 )
 
 // Settling an attempt: Done and what it runs in the store.
@@ -30,7 +32,7 @@ func (a *Attempt) Done(ctx context.Context, outcome Outcome) {
 	}
 	err := errStoreResting
 	if l.shared(o) != nil {
-		sctx, cancel := context.WithTimeout(ctx, o.StoreTimeout)
+		sctx, cancel := deadline.After(ctx, o.StoreTimeout)
 		err = l.finish(sctx, a.store, a, outcome)
 		cancel()
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/ssogate/ssogate/internal/deadline"
 	"github.com/ssogate/ssogate/internal/directory"
 	"github.com/ssogate/ssogate/internal/ratelimit"
 	"github.com/ssogate/ssogate/internal/refresh"
@@ -333,7 +334,7 @@ func (h *Handler) refreshGrant(x *exchange) {
 		h.writeError(x, errUnknownRefresh)
 		return
 	}
-	ctx, cancel := context.WithTimeout(x.context(), h.opts.StoreTimeout)
+	ctx, cancel := deadline.After(x.context(), h.opts.StoreTimeout)
 	code, err := h.recorder.lookup(ctx, refresh.Key(req.refreshToken))
 	cancel()
 	switch {

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ssogate/ssogate/internal/deadline"
 	"github.com/ssogate/ssogate/internal/directory"
 	"github.com/ssogate/ssogate/internal/refresh"
 )
@@ -90,7 +91,7 @@ func (r *refreshRecorder) record(requestID, token, code string) {
 			return
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+	ctx, cancel := deadline.After(context.Background(), r.timeout)
 	err := r.store.PutRefresh(ctx, key, code, r.ttl)
 	cancel()
 	if err != nil {

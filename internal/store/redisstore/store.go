@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/ssogate/ssogate/internal/deadline"
 	"github.com/ssogate/ssogate/internal/directory"
 	"github.com/ssogate/ssogate/internal/ratelimit"
 	"github.com/ssogate/ssogate/internal/refresh"
@@ -200,6 +201,6 @@ func (s *Store) op(ctx context.Context) (context.Context, context.CancelFunc, er
 	if err := ctx.Err(); err != nil {
 		return nil, nil, fmt.Errorf("redis store: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	ctx, cancel := deadline.After(ctx, s.timeout) // one timer per slot, not per operation
 	return ctx, cancel, nil
 }
