@@ -118,7 +118,7 @@ YAML
   "$BIN/ssogate" serve --config "$dir/ssogate.yaml" >/dev/null 2>"$dir/stderr.log" &
   GW_PID=$!
   PIDS+=("$GW_PID")
-  wait_http "http://127.0.0.1:$ADMIN_PORT/readyz"
+  wait_http "http://127.0.0.1:$ADMIN_PORT/readyz" || { tail -20 "$dir/stderr.log" >&2; return 1; }
 }
 stop_gw() {
   kill -TERM "$GW_PID" 2>/dev/null || true
