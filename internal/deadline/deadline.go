@@ -30,11 +30,8 @@ func After(parent context.Context, d time.Duration) (context.Context, context.Ca
 		return context.WithTimeout(parent, d)
 	}
 	now := time.Now()
-	if p, ok := parent.(*slot); ok && !p.deadline.After(now.Add(d)) {
-		return p, noop // the outer bound is already at most this one
-	}
-	if p, ok := parent.(*valued); ok && !p.slot.deadline.After(now.Add(d)) {
-		return p, noop
+	if s := slotOf(parent); s != nil && !s.deadline.After(now.Add(d)) {
+		return parent, noop // the outer bound is already at most this one
 	}
 	if parent.Done() != nil {
 		return context.WithTimeout(parent, d)
@@ -47,6 +44,17 @@ func After(parent context.Context, d time.Duration) (context.Context, context.Ca
 }
 
 func noop() {}
+
+// slotOf is ctx's slot when ctx is one of ours, else nil.
+func slotOf(ctx context.Context) *slot {
+	switch c := ctx.(type) {
+	case *slot:
+		return c
+	case *valued:
+		return c.slot
+	}
+	return nil
+}
 
 func slotLength(d time.Duration) time.Duration { return max(d/64, time.Millisecond) }
 

@@ -29,51 +29,40 @@ func UserSubject(namespace, name string) string { return namespace + ":" + name 
 type keys struct{ user, userFlight, lock, strikes, ip, ipFlight string }
 
 func (o *Options) keys(username, ip string) keys {
-	// All six keys are built into one string and sliced from it: one allocation per attempt
-	// instead of one per key (Begin runs on every password login).
-	var hash [32]byte
-	var addr [64]byte
-	var ub, ib int // lengths of the username's and the address's base ("PREFIX{…}")
-	var ipb []byte
+	// The two bases ("PREFIX{u:HASH}", "PREFIX{ip:ADDR}") are made on the stack, then all six
+	// keys are written into one string and sliced from it: one allocation per attempt instead
+	// of one per key (Begin runs on every password login).
+	var ubuf, ibuf [128]byte
+	var userBase, ipBase []byte
 	if username != "" {
-		ub = len(o.Prefix) + len("{u:}") + len(hash)
+		userBase = append(appendHash(append(append(ubuf[:0], o.Prefix...), "{u:"...), username), '}')
 	}
 	if ip != "" {
-		ipb = appendIPPart(addr[:0], ip)
-		ib = len(o.Prefix) + len("{ip:}") + len(ipb)
+		ipBase = append(appendIPPart(append(append(ibuf[:0], o.Prefix...), "{ip:"...), ip), '}')
 	}
-	var buf strings.Builder // its String is the bytes written, not a copy
-	buf.Grow(4*(ub+1) + 2*(ib+1))
+	un, in := len(userBase)+1, len(ipBase)+1 // a key is its base and one letter
+	var buf strings.Builder                  // its String is the bytes written, not a copy
+	buf.Grow(4*un + 2*in)
 	if username != "" {
-		sum := sha256.Sum256([]byte(username))
-		hex.Encode(hash[:], sum[:16])
 		for _, suffix := range "cfls" {
-			buf.WriteString(o.Prefix)
-			buf.WriteString("{u:")
-			buf.Write(hash[:])
-			buf.WriteByte('}')
+			buf.Write(userBase)
 			buf.WriteByte(byte(suffix))
 		}
 	}
 	if ip != "" {
 		for _, suffix := range "cf" {
-			buf.WriteString(o.Prefix)
-			buf.WriteString("{ip:")
-			buf.Write(ipb)
-			buf.WriteByte('}')
+			buf.Write(ipBase)
 			buf.WriteByte(byte(suffix))
 		}
 	}
 	all := buf.String()
 	var k keys
 	if username != "" {
-		n := ub + 1
-		k.user, k.userFlight, k.lock, k.strikes = all[:n], all[n:2*n], all[2*n:3*n], all[3*n:4*n]
-		all = all[4*n:]
+		k.user, k.userFlight, k.lock, k.strikes = all[:un], all[un:2*un], all[2*un:3*un], all[3*un:4*un]
+		all = all[4*un:]
 	}
 	if ip != "" {
-		n := ib + 1
-		k.ip, k.ipFlight = all[:n], all[n:2*n]
+		k.ip, k.ipFlight = all[:in], all[in:2*in]
 	}
 	return k
 }
@@ -82,12 +71,12 @@ func (k keys) isFlight(key string) bool {
 	return key != "" && (key == k.userFlight || key == k.ipFlight)
 }
 
-// userHash is the first 128 bits of the username's SHA-256, in hex: collisions are out of
+// appendHash appends the first 128 bits of name's SHA-256, in hex: collisions are out of
 // reach, and a 60 KiB username still makes a short key (Begin runs before the directory
 // validates usernames).
-func userHash(name string) string {
+func appendHash(b []byte, name string) []byte {
 	sum := sha256.Sum256([]byte(name))
-	return hex.EncodeToString(sum[:16])
+	return hex.AppendEncode(b, sum[:16])
 }
 
 // ipv6Bits is the prefix an IPv6 client shares its budget with: providers hand each
@@ -98,7 +87,7 @@ const ipv6Bits = 64
 func appendIPPart(b []byte, ip string) []byte {
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
-		return append(append(b, "h:"...), userHash(ip)...) // not an address: never raw text in a key
+		return appendHash(append(b, "h:"...), ip) // not an address: never raw text in a key
 	}
 	a = a.Unmap().WithZone("")
 	if a.Is6() {

@@ -9,10 +9,7 @@ import (
 // The key layout is what shared stores hold across versions and what the lockouts API names:
 // it must not drift (see keys).
 func TestKeyLayout(t *testing.T) {
-	sum := sha256.Sum256([]byte("user:alice"))
-	h := hex.EncodeToString(sum[:16])
-	sumIP := sha256.Sum256([]byte("not an address"))
-	hIP := hex.EncodeToString(sumIP[:16])
+	h, hIP := hashHex("user:alice"), hashHex("not an address")
 	o := &Options{Prefix: "sg:"}
 	for _, c := range []struct {
 		name, user, ip string
@@ -34,4 +31,10 @@ func TestKeyLayout(t *testing.T) {
 	if got := (&Options{}).keys("", "fe80::1%eth0"); got.ip != "{ip:fe80::/64}c" {
 		t.Errorf("no prefix, zoned IPv6: %q", got.ip)
 	}
+}
+
+// hashHex is the key's name hash computed independently of appendHash: 128 bits of SHA-256.
+func hashHex(name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return hex.EncodeToString(sum[:16])
 }

@@ -373,7 +373,7 @@ func TestKeys(t *testing.T) {
 	if err := attempt(t, l, UserSubject("user", "alice"), "192.0.2.2", Failure); err != nil {
 		t.Fatalf("user namespace shares the manager's budget: %v", err)
 	}
-	h := userHash("manager:alice")
+	h := hashHex("manager:alice")
 	for key, want := range map[string]int64{"sg:{u:" + h + "}c": 10, "sg:{ip:192.0.2.1}c": 10, "sg:{u:" + h + "}l": 1,
 		"sg:{u:" + h + "}s": 1, "sg:{u:" + h + "}f": 0, "sg:{ip:192.0.2.1}f": 0} {
 		if n := peek(t, store, key); n != want {
@@ -389,7 +389,7 @@ func TestKeys(t *testing.T) {
 				t.Errorf("key %q carries the raw username %q", key, name)
 			}
 			tag := key[strings.IndexByte(key, '{')+1 : strings.IndexByte(key, '}')]
-			if tag != "u:"+userHash(name) {
+			if tag != "u:"+hashHex(name) {
 				t.Errorf("key %q: hash tag %q, want the username's hash", key, tag)
 			}
 		}

@@ -60,8 +60,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
 				time.Sleep(10 * time.Millisecond) // as fasthttp does with a temporary error
 				continue
 			}
@@ -124,16 +123,14 @@ func (s *Server) countFullClosed(_ net.Conn, st fasthttp.ConnState) {
 
 // reclaimIdle frees what lean connections gone idle gave back. They return their buffers and
 // request state to pools, but only a garbage collection frees them, and a gateway that just
-// took many connections and is now quiet may not collect for minutes (GOGC 400): measured, 10,000
-// idle lean connections held +111 MiB without one and +96 to +98 MiB after it. So once a second
-// it looks: if at least reclaimAfter lean connections arrived since the last collection, none in
-// the last second (the arrivals are over: a steady churn of connections is never chased with
-// collections, each of which walks the whole heap, a million cached usernames included), and no
-// collection ran meanwhile, one is started and the memory it frees is returned to the system. A busy gateway collects on its own and is never
-// forced. (The goroutines' stacks stay at the 8 KiB a request grew them to: an idle one still
-// uses ~2.7 KiB, over the quarter below which the collector halves a stack.)
+// took many connections and is now quiet may not collect for minutes (GOGC 400): measured,
+// 10,000 idle lean connections held +111 MiB without one and +96 to +99 MiB after it. Once a
+// second it looks, and reclaimer says when to collect: after a burst of reclaimAfter lean
+// connections is over, never chasing a steady churn (each collection walks the whole heap, a
+// million cached usernames included), and not when the runtime collected on its own. (The
+// goroutines' stacks stay at the 8 KiB a request grew them to: an idle one still uses ~2.7 KiB,
+// over the quarter below which the collector halves a stack.)
 func (s *Server) reclaimIdle(stop <-chan struct{}) {
-	const reclaimAfter = 1000
 	sample := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
 	cycles := func() uint64 {
 		metrics.Read(sample)
@@ -144,29 +141,50 @@ func (s *Server) reclaimIdle(stop <-chan struct{}) {
 	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	lastCycles, lastServed := cycles(), s.leanServed.Load()
-	prevServed := lastServed // at the previous look
+	r := newReclaimer(cycles(), s.leanServed.Load())
 	for {
 		select {
 		case <-stop:
 			return
 		case <-tick.C:
 		}
-		now, served := cycles(), s.leanServed.Load()
-		quiet := served == prevServed
-		prevServed = served
-		switch {
-		case now != lastCycles:
-			// Collected on its own since the last look: what was given back then is freed.
-			lastCycles, lastServed = now, served
-		case quiet && served-lastServed >= reclaimAfter:
+		if r.due(cycles(), s.leanServed.Load()) {
 			// A collection, and the freed pages handed back to the system at once (the
 			// background scavenger would take minutes to return what a burst left).
 			debug.FreeOSMemory()
-			lastCycles, lastServed = cycles(), served
+			r.collected(cycles())
 		}
 	}
 }
+
+// reclaimAfter is how many lean connections must have arrived since the last collection.
+const reclaimAfter = 1000
+
+// reclaimer decides, look by look, when reclaimIdle collects.
+type reclaimer struct {
+	cycles uint64 // collections counted at the last one seen
+	served uint64 // lean connections served at the last collection
+	prev   uint64 // lean connections served at the previous look
+}
+
+func newReclaimer(cycles, served uint64) *reclaimer {
+	return &reclaimer{cycles: cycles, served: served, prev: served}
+}
+
+// due takes one look: the collections run so far and the lean connections served so far.
+func (r *reclaimer) due(cycles, served uint64) bool {
+	quiet := served == r.prev
+	r.prev = served
+	if cycles != r.cycles {
+		// Collected on its own since the last look: what was given back then is freed.
+		r.cycles, r.served = cycles, served
+		return false
+	}
+	return quiet && served-r.served >= reclaimAfter
+}
+
+// collected records the collection due asked for.
+func (r *reclaimer) collected(cycles uint64) { r.cycles, r.served = cycles, r.prev }
 
 // connQueue is a net.Listener whose connections are put into it: the dispatcher's way of
 // handing each accepted connection to one of the two fasthttp servers.

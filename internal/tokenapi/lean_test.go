@@ -164,3 +164,40 @@ func noLimiter(o *Options) { o.Limiter = nil }
 func isReset(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "connection reset")
 }
+
+// The reclaiming collection comes once a burst of lean connections is over, never during
+// it, never for a steady churn, and not when the gateway collected on its own.
+func TestReclaimAfterABurstOnly(t *testing.T) {
+	r := newReclaimer(7, 0)
+	for served := uint64(400); served <= 2000; served += 400 {
+		if r.due(7, served) {
+			t.Fatalf("collected during the burst, at %d connections", served)
+		}
+	}
+	if !r.due(7, 2000) {
+		t.Fatal("no collection once the burst of 2,000 was over")
+	}
+	r.collected(8)
+	if r.due(8, 2000) {
+		t.Fatal("collected again with nothing new")
+	}
+	// A steady churn: 1,500 new lean connections every look, for a long time.
+	served := uint64(2000)
+	for range 100 {
+		served += 1500
+		if r.due(8, served) {
+			t.Fatalf("chased a steady churn with a collection at %d", served)
+		}
+	}
+	// The gateway collects on its own meanwhile: nothing owed.
+	if r.due(9, served) {
+		t.Fatal("collected though the runtime just did")
+	}
+	if r.due(9, served) {
+		t.Fatal("collected after the runtime's own collection with nothing new")
+	}
+	// Fewer than reclaimAfter new ones, then quiet: not worth a collection.
+	if r.due(9, served+reclaimAfter-1) || r.due(9, served+reclaimAfter-1) {
+		t.Fatal("collected for fewer than reclaimAfter connections")
+	}
+}
