@@ -377,6 +377,9 @@ func (g *Gateway) Close() error {
 	if g.token != nil {
 		g.token.Close()
 	}
+	// After the server has drained, before the store closes: the settlements still queued
+	// reach the store.
+	g.limiter.Close()
 	g.closeTracing()
 	if g.store != nil {
 		errs = append(errs, g.store.Close())

@@ -72,7 +72,9 @@ func newFaulty(t *testing.T, o Options) (*Limiter, *faultyStore, *clock) {
 	clk := newClock()
 	f := &faultyStore{Local: NewLocal(0, clk.Now)}
 	o.Now = clk.Now
-	return New(f, o), f, clk
+	l := New(f, o)
+	t.Cleanup(l.Close)
+	return l, f, clk
 }
 
 // TestStoreFallback pins SPEC section 6: with the store down, per-instance counters take
@@ -252,6 +254,7 @@ func TestOwedSettlements(t *testing.T) {
 			}
 			tc.fault(f)
 			a.Done(t.Context(), Success)
+			l.Flush()
 			if n, _ := l.OwedSettlements(); n != tc.wantOwed {
 				t.Fatalf("owed settlements %d, want %d", n, tc.wantOwed)
 			}

@@ -113,12 +113,14 @@ type Limiter struct {
 	degraded  atomic.Bool  // for logging the transitions only
 	waiting   atomic.Int64 // attempts waiting for others to settle
 	owed      owedQueue    // settlements the shared store did not take (owed.go)
+	settler   settler      // successes and neutral outcomes settled in the background (settler.go)
 
 	rejected, lockouts, fallbacks, storeErrors, waits atomic.Int64
 }
 
 // New returns a limiter counting in store. A nil store means this instance counts alone
-// (the embedded store: one gateway process).
+// (the embedded store: one gateway process). With a store, call Close when done with it: it
+// sends the settlements still queued (settler.go).
 func New(store Counters, opts Options) *Limiter {
 	o := opts.withDefaults()
 	l := &Limiter{local: NewLocal(o.LocalMaxKeys, o.Now)}
@@ -126,6 +128,8 @@ func New(store Counters, opts Options) *Limiter {
 	l.store, l.alone = store, store == nil
 	if l.alone {
 		l.store = l.local
+	} else {
+		l.startSettler()
 	}
 	return l
 }
@@ -325,7 +329,7 @@ func (l *Limiter) reserve(ctx context.Context, s Counters, a *Attempt) error {
 	}
 	// Counters first, in-flight after: the mirror of the order they were raised in.
 	slices.SortStableFunc(added, func(x, y undoKey) int { return cmpBool(k.isFlight(x.key), k.isFlight(y.key)) })
-	giveBack := func() { l.noteErr(l.undo(ctx, s, nil, nil, added...)) }
+	giveBack := func() { l.noteErr(l.undo(ctx, s, nil, added...)) }
 	// recorded is the failures a counter holds: its reservations minus those in flight (this
 	// attempt's among them).
 	recorded := func(i int) int64 { return res[i].Value - res[i-1].Value }

@@ -37,7 +37,9 @@ func newLimiter(t *testing.T, o Options) (*Limiter, *Local, *clock) {
 	clk := newClock()
 	store := NewLocal(0, clk.Now)
 	o.Now = clk.Now
-	return New(store, o), store, clk
+	l := New(store, o)
+	t.Cleanup(l.Close)
+	return l, store, clk
 }
 
 // attempt begins an attempt and finishes it with outcome; it returns Begin's refusal.
@@ -55,6 +57,7 @@ func attempt(t *testing.T, l *Limiter, user, ip string, outcome Outcome) error {
 		return err
 	}
 	a.Done(t.Context(), outcome)
+	l.Flush() // a success or neutral outcome is settled in the background
 	return nil
 }
 

@@ -88,6 +88,7 @@ func TestStoreOutageBetweenReservationAndSettlement(t *testing.T) {
 		UserFailures: 3, IPFailures: 4, SettleWait: 500 * time.Millisecond,
 		StoreTimeout: 2 * time.Second, StoreRetry: 50 * time.Millisecond,
 	})
+	t.Cleanup(l.Close)
 	users := []string{"user:a", "user:b", "user:c", "user:d"}
 	outcomes := []ratelimit.Outcome{ratelimit.Success, ratelimit.Neutral, ratelimit.Success, ratelimit.Failure}
 
@@ -104,6 +105,7 @@ func TestStoreOutageBetweenReservationAndSettlement(t *testing.T) {
 	for i, a := range attempts {
 		a.Done(t.Context(), outcomes[i])
 	}
+	l.Flush() // the settlements queued in the background meet the outage too
 	store.cut.Store(false)
 	time.Sleep(100 * time.Millisecond) // past StoreRetry: the shared store is tried again
 
@@ -118,6 +120,7 @@ func TestStoreOutageBetweenReservationAndSettlement(t *testing.T) {
 		}
 		a.Done(t.Context(), ratelimit.Success)
 	}
+	l.Flush()
 	waitOwedPaid(t, l)
 
 	// Nothing is left in flight, and only the one wrong password is recorded.

@@ -17,6 +17,11 @@ import (
 // instance at once, and what the store did not take (give-backs, in-flight counts, the lock
 // check) is owed to it and paid when it answers again (owed.go). A settlement whose call
 // timed out may have run, so it is not paid twice: its reservation stays counted.
+//
+// A success or a neutral outcome reserved in the shared store is settled in the background
+// (settler.go): it only gives places back, so nothing waits for it, and the settlements of
+// concurrent logins travel together. A failure is settled before Done returns: its lock must
+// be in place before the answer leaves.
 func (a *Attempt) Done(ctx context.Context, outcome Outcome) {
 	if a == nil || !a.done.CompareAndSwap(false, true) {
 		return
@@ -30,12 +35,22 @@ func (a *Attempt) Done(ctx context.Context, outcome Outcome) {
 		l.noteErr(l.finish(ctx, l.local, a, outcome))
 		return
 	}
+	if outcome != Failure && l.settler.queue(a, outcome) {
+		return
+	}
 	err := errStoreResting
 	if l.shared(o) != nil {
 		sctx, cancel := deadline.After(ctx, o.StoreTimeout)
 		err = l.finish(sctx, a.store, a, outcome)
 		cancel()
 	}
+	l.settled(ctx, a, outcome, err)
+}
+
+// settled is what follows a settlement the shared store answered with err (errStoreResting:
+// not tried).
+func (l *Limiter) settled(ctx context.Context, a *Attempt, outcome Outcome, err error) {
+	o := a.o
 	if err == nil {
 		l.storeOK(o)
 		return
@@ -67,21 +82,38 @@ func (a *Attempt) Done(ctx context.Context, outcome Outcome) {
 var errStoreResting = errors.New("ratelimit: shared store resting after an error")
 
 func (l *Limiter) finish(ctx context.Context, s Counters, a *Attempt, outcome Outcome) error {
-	o, k := a.o, a.k
-	flights := []undoKey{{k.userFlight, o.UserWindow}, {k.ipFlight, o.IPWindow}}
-	switch outcome {
-	case Success:
-		var del []Op
-		if k.user != "" {
-			// TTL is only for a lost delete, owed as a give-back (see give).
-			del = append(del, Op{Kind: OpDelete, Key: k.user, TTL: o.UserWindow})
-		}
-		return l.undo(ctx, s, &a.owe, del, append([]undoKey{{k.ip, o.IPWindow}}, flights...)...)
-	case Neutral:
-		return l.undo(ctx, s, &a.owe, nil, append([]undoKey{{k.user, o.UserWindow}, {k.ip, o.IPWindow}}, flights...)...)
-	default: // Failure: keep the reservation, leave the flight
-		return l.lockIfFull(ctx, s, a, flights, &a.owe)
+	if outcome == Failure { // keep the reservation, leave the flight
+		o, k := a.o, a.k
+		return l.lockIfFull(ctx, s, a, []undoKey{{k.userFlight, o.UserWindow}, {k.ipFlight, o.IPWindow}}, &a.owe)
 	}
+	ops := a.settleOps(outcome)
+	if len(ops) == 0 {
+		return nil
+	}
+	_, err := l.give(ctx, s, ops, &a.owe)
+	return err
+}
+
+// settleOps are what a success or a neutral outcome runs in the store: a success resets the
+// username's counter and gives back its IP place, a neutral one gives both places back; both
+// leave the flight. Counters first, in-flight counters after (see reserve).
+func (a *Attempt) settleOps(outcome Outcome) []Op {
+	o, k := a.o, a.k
+	ops := make([]Op, 0, 4)
+	if k.user != "" {
+		if outcome == Success {
+			// TTL is only for a lost delete, owed as a give-back (see give).
+			ops = append(ops, Op{Kind: OpDelete, Key: k.user, TTL: o.UserWindow})
+		} else {
+			ops = append(ops, Op{Kind: OpAdd, Key: k.user, Delta: -1, TTL: o.UserWindow})
+		}
+	}
+	for _, u := range [...]undoKey{{k.ip, o.IPWindow}, {k.userFlight, o.UserWindow}, {k.ipFlight, o.IPWindow}} {
+		if u.key != "" {
+			ops = append(ops, Op{Kind: OpAdd, Key: u.key, Delta: -1, TTL: u.ttl})
+		}
+	}
+	return ops
 }
 
 // lockIfFull lowers the in-flight counters named (a failure settling), then locks the
@@ -150,10 +182,9 @@ type undoKey struct {
 	ttl time.Duration
 }
 
-// undo gives reservations back (and runs extra operations, such as a success's delete, in the
-// same batch), in the order given; see give.
-func (l *Limiter) undo(ctx context.Context, s Counters, owe *[]Op, extra []Op, keys ...undoKey) error {
-	ops := append(make([]Op, 0, len(extra)+len(keys)), extra...)
+// undo gives reservations back, in the order given; see give.
+func (l *Limiter) undo(ctx context.Context, s Counters, owe *[]Op, keys ...undoKey) error {
+	ops := make([]Op, 0, len(keys))
 	for _, k := range keys {
 		if k.key != "" {
 			ops = append(ops, Op{Kind: OpAdd, Key: k.key, Delta: -1, TTL: k.ttl})
@@ -175,8 +206,18 @@ func (l *Limiter) undo(ctx context.Context, s Counters, owe *[]Op, extra []Op, k
 // at all, since it may have run (see mayBeOwed).
 func (l *Limiter) give(ctx context.Context, s Counters, ops []Op, owe *[]Op) ([]Result, error) {
 	res := l.run(ctx, s, ops)
-	var err error
-	var fix []Op
+	fix, err := gave(ops, res, owe)
+	if len(fix) > 0 {
+		for _, r := range l.run(ctx, s, fix) {
+			err = errors.Join(err, r.Err)
+		}
+	}
+	return res, err
+}
+
+// gave reads the results of give-backs: the additions that put a negative counter right, the
+// error, and (appended to owe) what the store did not run.
+func gave(ops []Op, res []Result, owe *[]Op) (fix []Op, err error) {
 	for i, r := range res {
 		op := ops[i]
 		err = errors.Join(err, r.Err)
@@ -189,10 +230,5 @@ func (l *Limiter) give(ctx context.Context, s Counters, ops []Op, owe *[]Op) ([]
 			*owe = append(*owe, Op{Kind: OpAdd, Key: op.Key, Delta: -1, TTL: op.TTL})
 		}
 	}
-	if len(fix) > 0 {
-		for _, r := range l.run(ctx, s, fix) {
-			err = errors.Join(err, r.Err)
-		}
-	}
-	return res, err
+	return fix, err
 }
