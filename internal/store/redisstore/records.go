@@ -121,9 +121,12 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// Batch runs counter operations in one pipeline (ratelimit.BatchCounters): the operations
-// whose keys share a hash tag (a username's counters, an address's) are one call of
-// counterLua, atomic on their slot's node, in their order. A server that lost its scripts (a
+// Batch runs counter operations in one pipeline (ratelimit.BatchCounters). In Redis Cluster
+// the operations whose keys share a hash tag (a username's counters, an address's) are one
+// call of counterLua, atomic on their slot's node, in their order; on a single server (or a
+// Sentinel's master), where a script may touch any key, the whole batch is one call — a
+// reservation is one script instead of two, and the settlements the limiter sends together
+// (ratelimit/settler.go) one instead of one per login. A server that lost its scripts (a
 // restart, a failover, a cluster node that never ran them) refuses a whole call, which
 // evalMulti sends again with the source.
 func (s *Store) Batch(ctx context.Context, ops []ratelimit.Op) []ratelimit.Result {
@@ -156,7 +159,10 @@ func (s *Store) Batch(ctx context.Context, ops []ratelimit.Op) []ratelimit.Resul
 		default:
 			arg = []string{"del", ""}
 		}
-		tag := hashTag(key)
+		tag := ""
+		if s.cluster {
+			tag = hashTag(key)
+		}
 		c, ok := group[tag]
 		if !ok {
 			c = len(calls)

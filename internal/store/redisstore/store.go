@@ -68,6 +68,7 @@ type Store struct {
 	client  rueidis.Client
 	clientO rueidis.ClientOption // kept to open the dedicated pub/sub client of Watch
 	keys    keys
+	cluster bool // Redis Cluster: a script touches the keys of one slot only
 	timeout time.Duration
 	// pageBudget is how long a ListUsers call starts new rounds (half the timeout).
 	pageBudget      time.Duration
@@ -126,7 +127,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	s := &Store{
 		client: client, clientO: co, keys: newKeys(opts.Prefix), timeout: opts.Timeout,
 		pageBudget: opts.Timeout / 2, reconcileSettle: opts.ReconcileSettle, log: opts.Logger, sweepKick: make(chan struct{}, 1), stop: stop,
-		pub: newPublisher(),
+		pub: newPublisher(), cluster: client.Mode() == rueidis.ClientModeCluster,
 	}
 	if err := s.Ping(ctx); err != nil {
 		stop()
