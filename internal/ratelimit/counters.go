@@ -9,8 +9,10 @@ import (
 // Operations are atomic across every gateway instance sharing the store.
 type Counters interface {
 	// Add adds delta to the counter at key and returns the new value. A key that does not
-	// exist (or has expired) starts at 0 and expires ttl after this call; adding to an
-	// existing key keeps its expiry.
+	// exist, has expired or holds 0 starts at 0 and expires ttl after this call; adding to a
+	// key holding anything else keeps its expiry. (A counter at 0 counts nothing, so a new
+	// window for it changes no verdict; it lets the Redis store tell a new counter from the
+	// value INCRBY returns, without a PTTL per addition.)
 	Add(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error)
 	// Peek returns the counter's value and remaining time to live; 0, 0 for a missing key.
 	Peek(ctx context.Context, key string) (int64, time.Duration, error)

@@ -70,7 +70,7 @@ func (c *Local) Add(_ context.Context, key string, delta int64, ttl time.Duratio
 func (c *Local) add(now time.Time, key string, delta int64, ttl time.Duration) int64 {
 	c.maybeSweep(now)
 	e, ok := c.m[key]
-	if !ok || !now.Before(e.exp) {
+	if !ok || !now.Before(e.exp) || e.v == 0 { // a counter holding 0 starts afresh ([Counters])
 		if !ok && len(c.m) >= c.maxKeys {
 			c.makeRoom()
 		}

@@ -30,6 +30,9 @@ func TestLocalCounters(t *testing.T) {
 		{name: "negative delta", delta: -1, ttl: time.Hour, want: 2, wantTTL: 40 * time.Second},
 		{name: "expired reads as missing", advance: 40 * time.Second, want: 0, wantTTL: 0},
 		{name: "expired restarts from zero", delta: 5, ttl: time.Minute, want: 5, wantTTL: time.Minute},
+		// Given back to 0 it keeps its expiry; the next addition starts a new window.
+		{name: "give back to zero", advance: 10 * time.Second, delta: -5, ttl: time.Hour, want: 0, wantTTL: 50 * time.Second},
+		{name: "zero restarts its window", delta: 1, ttl: time.Hour, want: 1, wantTTL: time.Hour},
 	} {
 		clk.Advance(s.advance)
 		if s.delta != 0 {

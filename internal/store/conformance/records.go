@@ -136,6 +136,21 @@ func testCountersTTL(t *testing.T, s Backend) {
 	if v != 2 || left <= 0 || left > ttl {
 		t.Fatalf("Peek after second Add = %d, %s; want 2 and ttl in (0, %s]", v, left, ttl)
 	}
+	// Given back to 0 it keeps its expiry; the next addition to a counter holding 0 starts a
+	// new window (it counts nothing until then).
+	add(t, s, "k", -2, time.Hour)
+	if v, left := peek(t, s, "k"); v != 0 || left <= 0 || left > ttl {
+		t.Fatalf("Peek after giving back to 0 = %d, %s; want 0 and ttl in (0, %s]", v, left, ttl)
+	}
+	add(t, s, "k", 1, time.Hour)
+	if v, left := peek(t, s, "k"); v != 1 || left <= ttl || left > time.Hour {
+		t.Fatalf("Peek after adding to a counter at 0 = %d, %s; want 1 and a new ttl in (%s, 1h]", v, left, ttl)
+	}
+	// A counter driven below 0 (a give-back after it expired) gets a window too.
+	add(t, s, "neg", -1, ttl)
+	if v, left := peek(t, s, "neg"); v != -1 || left <= 0 || left > ttl {
+		t.Fatalf("Peek of a new counter at -1 = %d, %s; want -1 and ttl in (0, %s]", v, left, ttl)
+	}
 }
 
 func testCountersPeekMissing(t *testing.T, s Backend) {

@@ -93,9 +93,10 @@ func (s *Store) Add(ctx context.Context, key string, delta int64, ttl time.Durat
 		b := tx.Bucket(bucketCounters)
 		now := time.Now()
 		v := make([]byte, 16)
-		if old := b.Get([]byte(key)); len(old) == 16 && !expired(old[8:], now) {
+		// An existing counter keeps its expiry, unless it holds 0 (ratelimit.Counters).
+		if old := b.Get([]byte(key)); len(old) == 16 && !expired(old[8:], now) && binary.BigEndian.Uint64(old) != 0 {
 			value = int64(binary.BigEndian.Uint64(old)) + delta
-			copy(v[8:], old[8:]) // an existing counter keeps its expiry
+			copy(v[8:], old[8:])
 		} else {
 			value = delta
 			binary.BigEndian.PutUint64(v[8:], uint64(now.Add(ttl).UnixNano()))

@@ -200,12 +200,13 @@ return out`)
 
 // Record scripts.
 
-// addLua increments counter KEYS[1] by ARGV[1]; a counter that did not exist gets the ttl
-// ARGV[2] (ms), an existing one keeps its expiry (ratelimit.Counters). Works on Redis 6 too,
-// unlike PEXPIRE NX.
+// addLua increments counter KEYS[1] by ARGV[1]; a counter that did not exist or held 0 —
+// the new value is the delta — gets the ttl ARGV[2] (ms), any other keeps its expiry
+// (ratelimit.Counters): one command less per addition than asking PTTL, and it works on
+// Redis 6 too, unlike PEXPIRE NX.
 var addLua = newScript(`
 local v = redis.call('INCRBY', KEYS[1], ARGV[1])
-if redis.call('PTTL', KEYS[1]) == -1 then
+if v == tonumber(ARGV[1]) then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return v`)
@@ -230,8 +231,9 @@ for i = 1, #KEYS do
   local op, arg = ARGV[2*i-1], ARGV[2*i]
   if op == 'add' then
     local sep = string.find(arg, ':', 1, true)
-    local v = redis.call('INCRBY', KEYS[i], string.sub(arg, 1, sep-1))
-    if redis.call('PTTL', KEYS[i]) == -1 then
+    local delta = string.sub(arg, 1, sep-1)
+    local v = redis.call('INCRBY', KEYS[i], delta)
+    if v == tonumber(delta) then
       redis.call('PEXPIRE', KEYS[i], string.sub(arg, sep+1))
     end
     out[i] = v
