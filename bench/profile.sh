@@ -2,8 +2,10 @@
 # bench/profile.sh — where the gateway spends its CPU under load, with nothing added to it:
 # perf samples the running `ssogate serve` (Go keeps frame pointers, so call graphs work)
 # while wrk drives one scenario, then prints the hottest functions, self and inclusive.
-#   bench/profile.sh [login|login-norl|login-norecord|1004|1001] [seconds]
+#   bench/profile.sh [login|login-norl|login-norecord|1004|1001|uncached-1004] [seconds]
 # login-norecord logs in against an SSO answer without refresh_token (no refresh-token record).
+# uncached-1004 asks for 100,000 unknown usernames past a 64-entry cache: every answer is a
+# store lookup (with STORE=redis, one HGET round trip).
 # The environment reaches the gateway: LOG_LEVEL=warn, GOGC=400 or GOMAXPROCS=1 before the
 # command profile those variants.
 # RATE=N drives it open loop at N requests/s with bench/cmd/load instead of wrk at its maximum
@@ -32,12 +34,15 @@ mkdir -p "$OUT"
 go build -o "$WORK/bin/" ./cmd/ssogate ./bench/cmd/stubsso ./bench/cmd/load
 SPORT=$(free_port); GPORT=$(free_port); APORT=$(free_port)
 RL=true
+CACHE_LINE=""
 case "$SCENARIO" in
   login) BODY='grant_type=password&username=bu{n}&password=secret'; USERS=1000 ;;
   login-norl) BODY='grant_type=password&username=bu{n}&password=secret'; USERS=1000; RL=false ;;
   login-norecord) BODY='grant_type=password&username=nu{n}&password=secret'; USERS=1000 ;;
   1004) BODY='grant_type=password&username=nobody&password=secret'; USERS=0; RL=false ;;
   1001) BODY='grant_type=password&username=bu1&password=secret&clusterCode=STUB2'; USERS=0; RL=false ;;
+  uncached-1004) BODY='grant_type=password&username=nx{n}&password=secret'; USERS=100000; RL=false
+    CACHE_LINE="cache: {size: 64}" ;;
   *) echo "profile: unknown scenario $SCENARIO" >&2; exit 2 ;;
 esac
 "$WORK/bin/stubsso" --listen "127.0.0.1:$SPORT" &
@@ -54,6 +59,7 @@ admin_token: profile
 log_level: ${LOG_LEVEL:-info}
 $STORE_LINE
 ratelimit: {enabled: $RL}
+$CACHE_LINE
 clusters:
   - {code: STUB, name: stub, sso_url: "http://127.0.0.1:$SPORT/sso", server_url: "http://127.0.0.1:$SPORT/server"}
   - {code: STUB2, name: stub2, sso_url: "http://127.0.0.1:$SPORT/sso", server_url: "http://127.0.0.1:$SPORT/server"}
