@@ -31,8 +31,9 @@ const (
 	// maxQueuedSettlements bounds the queue; beyond it Done settles at once (a store slower
 	// than the logins arriving slows the logins instead of growing the queue).
 	maxQueuedSettlements = 16384
-	// maxSettleBatch bounds one batch, so one call stays well within StoreTimeout.
-	maxSettleBatch = 512
+	// maxSettleBatch bounds one batch: on Redis it is one script (four operations per
+	// settlement), and a short script keeps the server answering everyone else meanwhile.
+	maxSettleBatch = 128
 )
 
 // settling is one queued settlement.
