@@ -125,6 +125,9 @@ func (c *Config) Validate() error {
 	if s.RedisFlushDelay < 0 || s.RedisFlushDelay > time.Millisecond {
 		v.add("store.redis_flush_delay", "must be between 0 and 1ms, got %s", s.RedisFlushDelay)
 	}
+	if n := s.RedisConnections; n < 0 || n > 256 || n&(n-1) != 0 {
+		v.add("store.redis_connections", "must be 0 (the client's choice) or a power of two up to 256, got %d", n)
+	}
 
 	positive(v, "cache.size", c.Cache.Size)
 	positive(v, "cache.ttl", c.Cache.TTL)

@@ -56,6 +56,22 @@ func TestValidateErrors(t *testing.T) {
 			wantText: "store.redis_flush_delay: must be between 0 and 1ms, got 2ms",
 		},
 		{
+			name:     "redis connections not a power of two",
+			mutate:   func(c *Config) { c.Store.RedisConnections = 3 },
+			wantKeys: []string{"store.redis_connections"},
+			wantText: "store.redis_connections: must be 0 (the client's choice) or a power of two up to 256, got 3",
+		},
+		{
+			name:     "too many redis connections",
+			mutate:   func(c *Config) { c.Store.RedisConnections = 512 },
+			wantKeys: []string{"store.redis_connections"},
+		},
+		{
+			name:     "negative redis connections",
+			mutate:   func(c *Config) { c.Store.RedisConnections = -1 },
+			wantKeys: []string{"store.redis_connections"},
+		},
+		{
 			name:     "negative redis flush delay",
 			mutate:   func(c *Config) { c.Store.RedisFlushDelay = -time.Microsecond },
 			wantKeys: []string{"store.redis_flush_delay"},

@@ -23,6 +23,7 @@ var zeroMeans = map[string]string{
 	"store.redis_db":            "database 0",
 	"store.redis_prefix":        "refused with store.driver redis; unused with embedded",
 	"store.redis_flush_delay":   "every Redis command written at once",
+	"store.redis_connections":   "the Redis client's choice by CPU count (2 on 2 cores, 4 from 4)",
 	"cache.stale_if_error":      "never serve a stale answer",
 	"ratelimit.enabled":         "false: no brute-force limits",
 	"clusters":                  "no cluster upserted from the file",

@@ -21,14 +21,15 @@ func openStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (Bac
 		return s, nil
 	case config.DriverRedis:
 		s, err := redisstore.Open(ctx, redisstore.Options{
-			Addrs:      cfg.Store.RedisAddrs,
-			MasterName: cfg.Store.RedisMaster,
-			Password:   cfg.Store.RedisPassword,
-			DB:         cfg.Store.RedisDB,
-			Prefix:     cfg.Store.RedisPrefix,
-			Timeout:    cfg.Store.Timeout,
-			FlushDelay: cfg.Store.RedisFlushDelay,
-			Logger:     logger,
+			Addrs:       cfg.Store.RedisAddrs,
+			MasterName:  cfg.Store.RedisMaster,
+			Password:    cfg.Store.RedisPassword,
+			DB:          cfg.Store.RedisDB,
+			Prefix:      cfg.Store.RedisPrefix,
+			Timeout:     cfg.Store.Timeout,
+			FlushDelay:  cfg.Store.RedisFlushDelay,
+			Connections: cfg.Store.RedisConnections,
+			Logger:      logger,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("store.redis_addrs: %w", err)

@@ -19,21 +19,25 @@ const suiteTimeout = 5 * time.Second
 // (reconcile.go); the suite's concurrent writes all happen after the flag is raised.
 const suiteSettle = 50 * time.Millisecond
 
-// suiteFlushDelay is the shipped store.redis_flush_delay: the contract holds with the
-// writer gathering commands as it does in production.
-var suiteFlushDelay = config.Default().Store.RedisFlushDelay
+// suiteFlushDelay and suiteConnections are the shipped store.redis_flush_delay and
+// store.redis_connections: the contract holds with the writer gathering commands as it does
+// in production.
+var (
+	suiteFlushDelay  = config.Default().Store.RedisFlushDelay
+	suiteConnections = config.Default().Store.RedisConnections
+)
 
 func TestConformanceStandalone(t *testing.T) {
 	addr := machineRedis()
 	conformance.Run(t, func(t *testing.T) conformance.Backend {
-		return openStore(t, Options{Addrs: []string{addr}, Timeout: suiteTimeout, ReconcileSettle: suiteSettle, FlushDelay: suiteFlushDelay})
+		return openStore(t, Options{Addrs: []string{addr}, Timeout: suiteTimeout, ReconcileSettle: suiteSettle, FlushDelay: suiteFlushDelay, Connections: suiteConnections})
 	})
 }
 
 func TestConformanceCluster(t *testing.T) {
 	addrs := startCluster(t)
 	conformance.Run(t, func(t *testing.T) conformance.Backend {
-		s := openStore(t, Options{Addrs: addrs, Timeout: suiteTimeout, ReconcileSettle: suiteSettle, FlushDelay: suiteFlushDelay})
+		s := openStore(t, Options{Addrs: addrs, Timeout: suiteTimeout, ReconcileSettle: suiteSettle, FlushDelay: suiteFlushDelay, Connections: suiteConnections})
 		if got := s.client.Mode(); got != "cluster" {
 			t.Fatalf("client mode = %s, want cluster", got)
 		}
@@ -44,7 +48,7 @@ func TestConformanceCluster(t *testing.T) {
 func TestConformanceSentinel(t *testing.T) {
 	sentinel, _ := startSentinel(t)
 	conformance.Run(t, func(t *testing.T) conformance.Backend {
-		s := openStore(t, Options{Addrs: []string{sentinel}, MasterName: "ssogate-test", Timeout: suiteTimeout, ReconcileSettle: suiteSettle, FlushDelay: suiteFlushDelay})
+		s := openStore(t, Options{Addrs: []string{sentinel}, MasterName: "ssogate-test", Timeout: suiteTimeout, ReconcileSettle: suiteSettle, FlushDelay: suiteFlushDelay, Connections: suiteConnections})
 		if got := s.client.Mode(); got != "sentinel" {
 			t.Fatalf("client mode = %s, want sentinel", got)
 		}

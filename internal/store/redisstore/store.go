@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/bits"
 	"net"
 	"strconv"
 	"strings"
@@ -55,10 +56,13 @@ type Options struct {
 	ReconcileSettle time.Duration
 	// FlushDelay lets each connection's writer wait up to this long after a flush, so that
 	// the commands of concurrent logins leave in one write instead of one each (rueidis's
-	// MaxFlushDelay). 0 writes every command at once. Measured in docs/benchmarks.md: 20 µs
-	// cuts the gateway's CPU per login on Redis and raises the login rate under load.
+	// MaxFlushDelay; a caller alone is not delayed). 0 writes every command at once.
 	FlushDelay time.Duration
-	Logger     *slog.Logger
+	// Connections is how many connections to each server carry the pipelined commands, a
+	// power of two (rueidis's PipelineMultiplex); 0 leaves it to rueidis (by CPU count).
+	// Fewer connections gather more commands per write (docs/benchmarks.md).
+	Connections int
+	Logger      *slog.Logger
 }
 
 const defaultPrefix = "ssogate:"
@@ -115,6 +119,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		// connection is replaced; each call's own ctx deadline returns earlier to the caller.
 		ConnWriteTimeout: max(3*opts.Timeout, 3*time.Second),
 		MaxFlushDelay:    opts.FlushDelay,
+	}
+	if n := opts.Connections; n > 0 {
+		co.PipelineMultiplex = bits.Len(uint(n)) - 1 // 2^m connections
+		if co.PipelineMultiplex == 0 {
+			co.PipelineMultiplex = -1 // rueidis reads 0 as "choose"; below 0 is one connection
+		}
 	}
 	if opts.MasterName != "" {
 		co.Sentinel = rueidis.SentinelOption{MasterSet: opts.MasterName, Dialer: co.Dialer}
