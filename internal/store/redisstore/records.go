@@ -142,36 +142,67 @@ func (s *Store) Batch(ctx context.Context, ops []ratelimit.Op) []ratelimit.Resul
 		return out
 	}
 	defer cancel()
+	for _, o := range ops {
+		if o.Kind == ratelimit.OpAdd && o.TTL < time.Millisecond {
+			return s.batchOneByOne(ctx, ops) // Add reports the bad ttl
+		}
+	}
+	// Every key and argument of the batch is written into one string and sliced from it: one
+	// allocation for the batch instead of two or three per operation (the login path).
+	var text strings.Builder
+	size := 0
+	for _, o := range ops {
+		size += len(s.keys.prefix) + len("rl:") + len(o.Key) + 2*20 + 1
+	}
+	text.Grow(size)
+	ends := make([]int, 2*len(ops)) // ends[2i]: end of op i's key, ends[2i+1]: of its "delta:ttl"
+	var num [20]byte
+	for i, o := range ops {
+		text.WriteString(s.keys.prefix)
+		text.WriteString("rl:")
+		text.WriteString(o.Key)
+		ends[2*i] = text.Len()
+		if o.Kind == ratelimit.OpAdd {
+			text.Write(strconv.AppendInt(num[:0], o.Delta, 10))
+			text.WriteByte(':')
+			text.Write(strconv.AppendInt(num[:0], o.TTL.Milliseconds(), 10))
+		}
+		ends[2*i+1] = text.Len()
+	}
+	all := text.String()
 	var calls []scriptCall
 	var members [][]int // members[c]: the ops of calls[c]
-	group := map[string]int{}
+	var group map[string]int
+	if s.cluster {
+		group = map[string]int{}
+	} else { // one call for the whole batch
+		calls = []scriptCall{{keys: make([]string, 0, len(ops)), args: make([]string, 0, 2*len(ops))}}
+		members = [][]int{make([]int, 0, len(ops))}
+	}
+	start := 0
 	for i, o := range ops {
-		key := s.keys.counter(o.Key)
-		var arg []string
+		key, arg := all[start:ends[2*i]], all[ends[2*i]:ends[2*i+1]]
+		start = ends[2*i+1]
+		word := "add"
 		switch o.Kind {
-		case ratelimit.OpAdd:
-			if o.TTL < time.Millisecond {
-				return s.batchOneByOne(ctx, ops) // Add reports the bad ttl
-			}
-			arg = []string{"add", strconv.FormatInt(o.Delta, 10) + ":" + strconv.FormatInt(o.TTL.Milliseconds(), 10)}
 		case ratelimit.OpPeek:
-			arg = []string{"peek", ""}
-		default:
-			arg = []string{"del", ""}
+			word = "peek"
+		case ratelimit.OpDelete:
+			word = "del"
 		}
-		tag := ""
+		c := 0
 		if s.cluster {
-			tag = hashTag(key)
-		}
-		c, ok := group[tag]
-		if !ok {
-			c = len(calls)
-			group[tag] = c
-			calls = append(calls, scriptCall{})
-			members = append(members, nil)
+			tag := hashTag(key)
+			var ok bool
+			if c, ok = group[tag]; !ok {
+				c = len(calls)
+				group[tag] = c
+				calls = append(calls, scriptCall{})
+				members = append(members, nil)
+			}
 		}
 		calls[c].keys = append(calls[c].keys, key)
-		calls[c].args = append(calls[c].args, arg...)
+		calls[c].args = append(calls[c].args, word, arg)
 		members[c] = append(members[c], i)
 	}
 	for c, r := range s.evalMulti(ctx, counterLua, calls) {

@@ -31,7 +31,7 @@ func machineRedis() string {
 }
 
 // uniquePrefix keeps test runs and subtests from ever seeing each other's keys.
-func uniquePrefix(t *testing.T) string {
+func uniquePrefix(t testing.TB) string {
 	t.Helper()
 	b := make([]byte, 6)
 	if _, err := rand.Read(b); err != nil {
@@ -41,7 +41,7 @@ func uniquePrefix(t *testing.T) string {
 }
 
 // openStore opens a Store and registers its Close and the removal of its keys.
-func openStore(t *testing.T, opts Options) *Store {
+func openStore(t testing.TB, opts Options) *Store {
 	t.Helper()
 	if opts.Prefix == "" {
 		opts.Prefix = uniquePrefix(t)
