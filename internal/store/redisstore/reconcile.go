@@ -22,12 +22,14 @@ import (
 // the cluster's id and adds or removes the id — server-side, in the same slot, so it runs
 // unchanged on Redis Cluster, never uses KEYS and never copies the cluster's bindings to Go.
 // Calls are pipelined, reconcilePipeline to a round trip, reconcileParallel round trips in
-// flight, on a connection of the walk's own. A call reads a run of 16 to 128 buckets, adapted
-// to what the last round found (adapt) so that each handles ~300 fields and names: short
-// calls where the namespace is dense (16 buckets at a million bindings), so a login's
-// command waits behind at most a few short scripts, and few calls where it is sparse (a
-// small cluster's walk is ~1,000 calls, not 8,256: measured, a 3-user sync on a loaded
-// machine took 13 s with fixed 16-bucket runs, 1.2 s with 64).
+// flight, on a connection of the walk's own. A call reads a run of 4 to 128 buckets, adapted
+// to what the last round found (adapt) so that each handles ~75 fields and names: short
+// calls where the namespace is dense (4 buckets at a million bindings), so a login's
+// command waits behind at most a few short scripts (measured: ~300 per call tripled the login
+// p99 during a walk, ~75 keeps it under twice, for a walk a third longer; docs/benchmarks.md),
+// and few calls where it is sparse (a small cluster's walk is ~1,000 calls, not 8,256:
+// measured, a 3-user sync on a loaded machine took 13 s with fixed 16-bucket runs, 1.2 s
+// with 64).
 //
 // Binds during a reconcile: an applying reconcile first sets its flag (key rc:NS:ID, which
 // also makes it the only applying reconcile of that cluster and namespace) and one guard hash
@@ -44,9 +46,9 @@ import (
 // cluster-wide "everything may have changed".
 const (
 	reconcileRunLen   = 32 // to start with; adapt keeps a call near reconcileCallWork
-	reconcileRunMin   = 16
+	reconcileRunMin   = 4
 	reconcileRunMax   = tagSpan
-	reconcileCallWork = 300 // fields and list names one call should handle
+	reconcileCallWork = 75 // fields and list names one call should handle
 	reconcilePipeline = 2   // 4 doubled the login p99 during a walk for no gain in time (docs/benchmarks.md)
 	reconcileParallel = 2
 	reconcileLease    = 10 * time.Minute
