@@ -6,7 +6,8 @@
 # Redis CPU µs per login (INFO commandstats), the gateway's CPU µs per login (/proc), and the
 # logins per second. Every process started is stopped on exit. Usage:
 #   bench/rediscost.sh [SSOGATE_BINARY]      (default: built from this tree)
-# Environment: N (20000), CONNS (16), REPEAT (1).
+# Environment: N (20000), CONNS (16), REPEAT (1); STATS=1 also prints Redis's figures per
+# command (calls and µs per login).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-20000}
@@ -65,4 +66,8 @@ for _ in $(seq 1 "${REPEAT:-1}"); do
       match(line, /"unexpected":[0-9]+/); bad = substr(line, RSTART + 13, RLENGTH - 13)
       printf "%d logins at %d conns: %.0f/s, %s unexpected; Redis %.2f commands/login (%.2f EVALSHA/EVAL), %.1f µs Redis CPU/login; gateway %.1f µs CPU/login\n", n, '"$CONNS"', rate, bad, calls / n, ev / n, usec / n, cpu
     }'
+  if [ -n "${STATS:-}" ]; then
+    redis-cli -p "$RP" info commandstats | tr -d '\r' | awk -F'[:,=]' -v n="$N" \
+      '/^cmdstat/ { printf "  %-28s %6.2f calls/login %6.2f µs/login\n", substr($1, 9), $3 / n, $5 / n }'
+  fi
 done
