@@ -49,7 +49,7 @@ const (
 	reconcileRunMin   = 4
 	reconcileRunMax   = tagSpan
 	reconcileCallWork = 75 // fields and list names one call should handle
-	reconcilePipeline = 2   // 4 doubled the login p99 during a walk for no gain in time (docs/benchmarks.md)
+	reconcilePipeline = 2  // 4 doubled the login p99 during a walk for no gain in time (docs/benchmarks.md)
 	reconcileParallel = 2
 	reconcileLease    = 10 * time.Minute
 	reconcileRenew    = time.Minute
