@@ -6,7 +6,8 @@
 # Redis CPU µs per login (INFO commandstats), the gateway's CPU µs per login (/proc), and the
 # logins per second. Every process started is stopped on exit. Usage:
 #   bench/rediscost.sh [SSOGATE_BINARY]      (default: built from this tree)
-# Environment: N (20000), CONNS (16), REPEAT (1); STATS=1 also prints Redis's figures per
+# Environment: N (20000), CONNS (16), REPEAT (1), STORE_EXTRA (keys added to the store
+# mapping, e.g. "redis_flush_delay: 0s"); STATS=1 also prints Redis's figures per
 # command (calls and µs per login).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +37,7 @@ cat >"$WORK/gw.yaml" <<YAML
 listen: 127.0.0.1:$GP
 admin_listen: 127.0.0.1:$AP
 admin_token: rediscost
-store: {driver: redis, redis_addrs: ["127.0.0.1:$RP"], redis_prefix: "rc:"}
+store: {driver: redis, redis_addrs: ["127.0.0.1:$RP"], redis_prefix: "rc:"${STORE_EXTRA:+, $STORE_EXTRA}}
 clusters:
   - {code: STUB, name: stub, sso_url: "http://127.0.0.1:$SP/sso", server_url: "http://127.0.0.1:$SP/server"}
 YAML

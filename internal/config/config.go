@@ -170,12 +170,12 @@ func Default() Config {
 			Path:        "./data/ssogate.db",
 			RedisPrefix: "ssogate:",
 			Timeout:     time.Second,
-			// One connection whose writer gathers for up to 100 µs: Redis runs commands one
-			// at a time anyway, and the fewer, fuller writes cut the CPU of the gateway and of
-			// Redis per command (docs/benchmarks.md, round two: uncached answers +26 %,
-			// logins +11 %, for at most 100 µs more per round trip under load; a caller
-			// alone is never delayed).
-			RedisFlushDelay:  100 * time.Microsecond,
+			// One connection (Redis runs commands one at a time; the commands queued while a
+			// write is on the wire leave together) and no gathering delay: a delay raises
+			// the throughput at saturation but, since a short sleep often lasts a timer tick,
+			// slows logins at low and moderate concurrency by up to 3.5 × (docs/benchmarks.md,
+			// round two). An operator running Redis-bound at saturation can set one.
+			RedisFlushDelay:  0,
 			RedisConnections: 1,
 		},
 		Cache: CacheConfig{

@@ -110,7 +110,9 @@ func run(storeName, addr string, n, workers int, dir string) (Result, error) {
 		cfg.Store.Driver = config.DriverRedis
 		cfg.Store.RedisAddrs = []string{addr}
 		prefix := fmt.Sprintf("reconcilebench:%d:", time.Now().UnixNano())
-		s, err := redisstore.Open(ctx, redisstore.Options{Addrs: []string{addr}, Prefix: prefix, Timeout: cfg.Store.Timeout})
+		// The shipped writer settings: the logins' commands share the connection as in production.
+		s, err := redisstore.Open(ctx, redisstore.Options{Addrs: []string{addr}, Prefix: prefix, Timeout: cfg.Store.Timeout,
+			FlushDelay: cfg.Store.RedisFlushDelay, Connections: cfg.Store.RedisConnections})
 		if err != nil {
 			return res, err
 		}

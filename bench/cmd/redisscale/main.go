@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/ssogate/ssogate/internal/config"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -70,7 +71,9 @@ func run(addr, prefix string, n int, format string, lookups int) (*Result, error
 		return nil, err
 	}
 	defer raw.Close()
-	store, err := redisstore.Open(ctx, redisstore.Options{Addrs: []string{addr}, Prefix: prefix, Timeout: 10 * time.Second})
+	shipped := config.Default().Store // the lookups go through the gateway's writer settings
+	store, err := redisstore.Open(ctx, redisstore.Options{Addrs: []string{addr}, Prefix: prefix, Timeout: 10 * time.Second,
+		FlushDelay: shipped.RedisFlushDelay, Connections: shipped.RedisConnections})
 	if err != nil {
 		return nil, err
 	}

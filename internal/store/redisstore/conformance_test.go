@@ -20,8 +20,7 @@ const suiteTimeout = 5 * time.Second
 const suiteSettle = 50 * time.Millisecond
 
 // suiteFlushDelay and suiteConnections are the shipped store.redis_flush_delay and
-// store.redis_connections: the contract holds with the writer gathering commands as it does
-// in production.
+// store.redis_connections: the contract holds with the writer as it runs in production.
 var (
 	suiteFlushDelay  = config.Default().Store.RedisFlushDelay
 	suiteConnections = config.Default().Store.RedisConnections
