@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/ssogate/ssogate/internal/directory"
 )
@@ -96,7 +97,22 @@ func (k keys) bucket(ns directory.Namespace, pos int) string {
 }
 
 func (k keys) refresh(key string) string { return k.prefix + "r:" + key }
-func (k keys) counter(key string) string { return k.prefix + "rl:" + key }
+func (k keys) counter(key string) string {
+	var b strings.Builder
+	b.Grow(len(k.prefix) + len(counterTag) + len(key))
+	k.writeCounter(&b, key)
+	return b.String()
+}
+
+// counterTag follows the prefix in every counter key.
+const counterTag = "rl:"
+
+// writeCounter writes counter's key to b (a batch builds all its keys in one buffer).
+func (k keys) writeCounter(b *strings.Builder, key string) {
+	b.WriteString(k.prefix)
+	b.WriteString(counterTag)
+	b.WriteString(key)
+}
 
 // runEnd returns the end (exclusive) of the run of buckets that starts at pos and may be read
 // by one script: at most n positions, never crossing a hash-tag boundary or the boundary

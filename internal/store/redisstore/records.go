@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -147,20 +148,18 @@ func (s *Store) Batch(ctx context.Context, ops []ratelimit.Op) []ratelimit.Resul
 			return s.batchOneByOne(ctx, ops) // Add reports the bad ttl
 		}
 	}
-	// Every key and argument of the batch is written into one string and sliced from it: one
+	// Every key and argument of the batch is written into one buffer and sliced from it: one
 	// allocation for the batch instead of two or three per operation (the login path).
 	var text strings.Builder
 	size := 0
 	for _, o := range ops {
-		size += len(s.keys.prefix) + len("rl:") + len(o.Key) + 2*20 + 1
+		size += len(s.keys.prefix) + len(counterTag) + len(o.Key) + len("-9223372036854775808:") + 20
 	}
 	text.Grow(size)
 	ends := make([]int, 2*len(ops)) // ends[2i]: end of op i's key, ends[2i+1]: of its "delta:ttl"
 	var num [20]byte
 	for i, o := range ops {
-		text.WriteString(s.keys.prefix)
-		text.WriteString("rl:")
-		text.WriteString(o.Key)
+		s.keys.writeCounter(&text, o.Key)
 		ends[2*i] = text.Len()
 		if o.Kind == ratelimit.OpAdd {
 			text.Write(strconv.AppendInt(num[:0], o.Delta, 10))
@@ -170,39 +169,33 @@ func (s *Store) Batch(ctx context.Context, ops []ratelimit.Op) []ratelimit.Resul
 		ends[2*i+1] = text.Len()
 	}
 	all := text.String()
+	// One call per hash tag in Redis Cluster (a script touches one slot); one for the whole
+	// batch elsewhere.
 	var calls []scriptCall
 	var members [][]int // members[c]: the ops of calls[c]
-	var group map[string]int
-	if s.cluster {
-		group = map[string]int{}
-	} else { // one call for the whole batch
-		calls = []scriptCall{{keys: make([]string, 0, len(ops)), args: make([]string, 0, 2*len(ops))}}
-		members = [][]int{make([]int, 0, len(ops))}
+	var tagBuf [4]string
+	tags := tagBuf[:0] // tags[c]: the hash tag of calls[c]
+	perCall := 0       // the capacity a call starts with: all of the batch when it is one call
+	if !s.cluster {
+		perCall = len(ops)
 	}
 	start := 0
 	for i, o := range ops {
 		key, arg := all[start:ends[2*i]], all[ends[2*i]:ends[2*i+1]]
 		start = ends[2*i+1]
-		word := "add"
-		switch o.Kind {
-		case ratelimit.OpPeek:
-			word = "peek"
-		case ratelimit.OpDelete:
-			word = "del"
-		}
-		c := 0
+		tag := ""
 		if s.cluster {
-			tag := hashTag(key)
-			var ok bool
-			if c, ok = group[tag]; !ok {
-				c = len(calls)
-				group[tag] = c
-				calls = append(calls, scriptCall{})
-				members = append(members, nil)
-			}
+			tag = hashTag(key)
+		}
+		c := slices.Index(tags, tag) // a batch has a handful of tags at most
+		if c < 0 {
+			c = len(calls)
+			tags = append(tags, tag)
+			calls = append(calls, scriptCall{keys: make([]string, 0, perCall), args: make([]string, 0, 2*perCall)})
+			members = append(members, make([]int, 0, perCall))
 		}
 		calls[c].keys = append(calls[c].keys, key)
-		calls[c].args = append(calls[c].args, word, arg)
+		calls[c].args = append(calls[c].args, counterWord(o.Kind), arg)
 		members[c] = append(members[c], i)
 	}
 	for c, r := range s.evalMulti(ctx, counterLua, calls) {
@@ -219,6 +212,17 @@ func (s *Store) Batch(ctx context.Context, ops []ratelimit.Op) []ratelimit.Resul
 		}
 	}
 	return out
+}
+
+// counterWord names an operation for counterLua.
+func counterWord(k ratelimit.OpKind) string {
+	switch k {
+	case ratelimit.OpPeek:
+		return "peek"
+	case ratelimit.OpDelete:
+		return "del"
+	}
+	return "add"
 }
 
 // counterResult reads one operation's answer out of counterLua's.

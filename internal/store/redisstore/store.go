@@ -172,7 +172,7 @@ func (s *Store) Ping(ctx context.Context) error {
 		return err
 	}
 	defer cancel()
-	if s.client.Mode() == rueidis.ClientModeCluster {
+	if s.cluster {
 		return s.pingCluster(ctx) // ping.go: the masters of the current topology
 	}
 	if err := s.client.Do(ctx, s.client.B().Ping().Build()).Error(); err != nil {
