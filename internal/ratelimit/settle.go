@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/ssogate/ssogate/internal/deadline"
@@ -205,14 +206,37 @@ func (l *Limiter) undo(ctx context.Context, s Counters, owe *[]Op, keys ...undoK
 // (owed.go); a lost delete is owed as a give-back of one, and one that timed out is not owed
 // at all, since it may have run (see mayBeOwed).
 func (l *Limiter) give(ctx context.Context, s Counters, ops []Op, owe *[]Op) ([]Result, error) {
+	res, errs := l.giveEach(ctx, s, [][]Op{ops}, []*[]Op{owe})
+	return res, errs[0]
+}
+
+// giveEach is give for the give-backs of several settlements sent as one batch (the
+// settler's): groups[i] owes to owes[i] and gets errs[i], as if given alone.
+func (l *Limiter) giveEach(ctx context.Context, s Counters, groups [][]Op, owes []*[]Op) ([]Result, []error) {
+	ops := groups[0]
+	if len(groups) > 1 {
+		ops = slices.Concat(groups...)
+	}
 	res := l.run(ctx, s, ops)
-	fix, err := gave(ops, res, owe)
+	errs := make([]error, len(groups))
+	var fix []Op
+	var fixOf []int // fixOf[j]: the group fix[j] puts right
+	start := 0
+	for g, group := range groups {
+		end := start + len(group)
+		f, err := gave(ops[start:end], res[start:end], owes[g])
+		errs[g], fix = err, append(fix, f...)
+		for range f {
+			fixOf = append(fixOf, g)
+		}
+		start = end
+	}
 	if len(fix) > 0 {
-		for _, r := range l.run(ctx, s, fix) {
-			err = errors.Join(err, r.Err)
+		for j, r := range l.run(ctx, s, fix) {
+			errs[fixOf[j]] = errors.Join(errs[fixOf[j]], r.Err)
 		}
 	}
-	return res, err
+	return res, errs
 }
 
 // gave reads the results of give-backs: the additions that put a negative counter right, the

@@ -2,7 +2,6 @@ package ratelimit
 
 import (
 	"context"
-	"errors"
 	"sync"
 )
 
@@ -120,36 +119,18 @@ func (l *Limiter) settleBatch(batch []settling) {
 		}
 		return
 	}
-	var ops []Op
-	ends := make([]int, len(batch))
+	groups := make([][]Op, len(batch))
+	owes := make([]*[]Op, len(batch))
 	for i, it := range batch {
-		ops = append(ops, it.a.settleOps(it.outcome)...)
-		ends[i] = len(ops)
+		groups[i], owes[i] = it.a.settleOps(it.outcome), &it.a.owe
 	}
 	// The batch is bounded by the figures in force; each operation carries its attempt's own
 	// windows.
 	sctx, cancel := context.WithTimeout(ctx, o.StoreTimeout)
 	defer cancel()
-	res := l.run(sctx, s, ops)
-	errs := make([]error, len(batch))
-	var fix []Op
-	start := 0
-	for i, it := range batch {
-		f, err := gave(ops[start:ends[i]], res[start:ends[i]], &it.a.owe)
-		fix, errs[i] = append(fix, f...), err
-		start = ends[i]
-	}
-	var fixErr error
-	if len(fix) > 0 {
-		for _, r := range l.run(sctx, s, fix) {
-			fixErr = errors.Join(fixErr, r.Err)
-		}
-	}
+	_, errs := l.giveEach(sctx, s, groups, owes)
 	for i, it := range batch {
 		l.settled(ctx, it.a, it.outcome, errs[i])
-	}
-	if fixErr != nil {
-		l.storeFailed(o, fixErr)
 	}
 }
 
