@@ -88,6 +88,19 @@ type Store struct {
 	closeOnce sync.Once
 }
 
+// pipelineMultiplex is rueidis's PipelineMultiplex for n connections (a power of two): 2^m
+// connections is m, except that rueidis reads 0 as "choose by CPU count" and anything below
+// 0 as one connection. n ≤ 0 leaves the choice to rueidis.
+func pipelineMultiplex(n int) int {
+	switch {
+	case n <= 0:
+		return 0
+	case n == 1:
+		return -1
+	}
+	return bits.Len(uint(n)) - 1
+}
+
 // Open connects to Redis and checks that it answers within opts.Timeout. It fails when Redis
 // is unreachable: the caller decides whether to retry.
 func Open(ctx context.Context, opts Options) (*Store, error) {
@@ -120,12 +133,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		ConnWriteTimeout: max(3*opts.Timeout, 3*time.Second),
 		MaxFlushDelay:    opts.FlushDelay,
 	}
-	if n := opts.Connections; n > 0 {
-		co.PipelineMultiplex = bits.Len(uint(n)) - 1 // 2^m connections
-		if co.PipelineMultiplex == 0 {
-			co.PipelineMultiplex = -1 // rueidis reads 0 as "choose"; below 0 is one connection
-		}
-	}
+	co.PipelineMultiplex = pipelineMultiplex(opts.Connections)
 	if opts.MasterName != "" {
 		co.Sentinel = rueidis.SentinelOption{MasterSet: opts.MasterName, Dialer: co.Dialer}
 	}
