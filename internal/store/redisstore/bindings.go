@@ -161,30 +161,87 @@ func (s *Store) bindChunk(ctx context.Context, ns directory.Namespace, id string
 
 // Lookup returns the codes bound to username, sorted. It reads the bucket field, then
 // translates the ids through the id table: ids of deleted clusters translate to nothing, so a
-// deleted cluster vanishes at once even before the sweep reaches the bucket.
+// deleted cluster vanishes at once even before the sweep reaches the bucket. Concurrent
+// lookups are gathered (gather.go): those that arrive while one is on the wire share the next
+// two round trips.
 func (s *Store) Lookup(ctx context.Context, ns directory.Namespace, username string) ([]string, error) {
 	ctx, cancel, err := s.op(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer cancel()
-	key := s.keys.bucket(ns, bucketOf(username))
-	v, err := s.client.Do(ctx, s.client.B().Hget().Key(key).Field(username).Build()).ToString()
-	if rueidis.IsRedisNil(err) {
-		return nil, nil
-	}
+	res, err := s.lookups.do(ctx, lookupReq{ns, username})
 	if err != nil {
 		return nil, fmt.Errorf("redis store: lookup %q: %w", username, err)
 	}
-	ids := strings.Split(v, ",")
-	codes, err := s.client.Do(ctx, s.client.B().Hmget().Key(s.keys.ids).Field(ids...).Build()).AsStrSlice()
-	if err != nil {
-		return nil, fmt.Errorf("redis store: lookup %q: cluster ids: %w", username, err)
+	return res.codes, res.err
+}
+
+// lookupReq and lookupRes are one Lookup as the lookups' gatherer (gather.go) sends it.
+type lookupReq struct {
+	ns       directory.Namespace
+	username string
+}
+
+type lookupRes struct {
+	codes []string
+	err   error
+}
+
+// maxLookupBatch bounds the usernames one batch asks for (one DoMulti and one HMGET).
+const maxLookupBatch = 256
+
+// lookupMany looks usernames up in two round trips however many they are: one DoMulti of their
+// HGETs, then one HMGET translating the cluster ids of all that were found.
+func (s *Store) lookupMany(ctx context.Context, reqs []lookupReq) []lookupRes {
+	out := make([]lookupRes, len(reqs))
+	cmds := make(rueidis.Commands, len(reqs))
+	for i, r := range reqs {
+		cmds[i] = s.client.B().Hget().Key(s.keys.bucket(r.ns, bucketOf(r.username))).Field(r.username).Build()
 	}
-	codes = slices.DeleteFunc(codes, func(c string) bool { return c == "" })
-	if len(codes) == 0 {
-		return nil, nil
+	idsOf := make([][]string, len(reqs))
+	var want []string // the ids to translate, each once: a handful (one per cluster at most)
+	for i, m := range s.client.DoMulti(ctx, cmds...) {
+		v, err := m.ToString()
+		if rueidis.IsRedisNil(err) {
+			continue
+		}
+		if err != nil {
+			out[i].err = fmt.Errorf("redis store: lookup %q: %w", reqs[i].username, err)
+			continue
+		}
+		idsOf[i] = strings.Split(v, ",")
+		for _, id := range idsOf[i] {
+			if !slices.Contains(want, id) {
+				want = append(want, id)
+			}
+		}
 	}
-	slices.Sort(codes)
-	return slices.Compact(codes), nil
+	if len(want) == 0 {
+		return out
+	}
+	codes, err := s.client.Do(ctx, s.client.B().Hmget().Key(s.keys.ids).Field(want...).Build()).AsStrSlice()
+	if err == nil && len(codes) != len(want) {
+		err = fmt.Errorf("%d codes for %d ids", len(codes), len(want))
+	}
+	for i, ids := range idsOf {
+		if ids == nil {
+			continue
+		}
+		if err != nil {
+			out[i].err = fmt.Errorf("redis store: lookup %q: cluster ids: %w", reqs[i].username, err)
+			continue
+		}
+		found := make([]string, 0, len(ids))
+		for _, id := range ids {
+			if c := codes[slices.Index(want, id)]; c != "" { // "": a deleted cluster's id
+				found = append(found, c)
+			}
+		}
+		if len(found) > 0 {
+			slices.Sort(found)
+			out[i].codes = slices.Compact(found)
+		}
+	}
+	return out
 }

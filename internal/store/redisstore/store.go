@@ -79,6 +79,9 @@ type Store struct {
 	reconcileSettle time.Duration
 	log             *slog.Logger
 
+	// Concurrent lookups are gathered under load (gather.go).
+	lookups *gatherer[lookupReq, lookupRes]
+
 	// The sweeper removes bindings of deleted clusters in the background (clusters.go).
 	sweepKick chan struct{}
 	// pub numbers change notifications and resends an All after a lost one (publish.go).
@@ -147,6 +150,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		pageBudget: opts.Timeout / 2, reconcileSettle: opts.ReconcileSettle, log: opts.Logger, sweepKick: make(chan struct{}, 1), stop: stop,
 		pub: newPublisher(), cluster: client.Mode() == rueidis.ClientModeCluster,
 	}
+	s.lookups = newGatherer(gatherBeyond, maxLookupBatch, opts.Timeout, s.lookupMany)
 	if err := s.Ping(ctx); err != nil {
 		stop()
 		client.Close()
