@@ -18,7 +18,8 @@ import (
 // slower). A gatherer gathers by the round trip instead, and only under load: while fewer
 // than gatherBeyond sends of its kind are on the wire, a request is sent at once from its
 // caller's goroutine, as before; beyond that it waits, and the requests that waited are sent
-// together (one DoMulti, one script call) as soon as one of the sends on the wire returns. No
+// together (for lookups, the one kind gathered today: one DoMulti of their HGETs and one
+// HMGET of their cluster ids) as soon as one of the sends on the wire returns. No
 // timer: a request waits at most for the first of the round trips already on the wire.
 //
 // gatherBeyond: with a single send on the wire, the lookups of eight clients at a time were
@@ -55,11 +56,8 @@ func (g *gatherer[Req, Res]) do(ctx context.Context, req Req) (Res, error) {
 	if g.onWire < g.wire {
 		g.onWire++
 		g.mu.Unlock()
-		res := g.send(ctx, []Req{req})[0]
-		if batch := g.take(); batch != nil {
-			go g.drain(batch)
-		}
-		return res, nil
+		defer g.handOn() // even if send panics: a place never handed on would stall the rest
+		return g.send(ctx, []Req{req})[0], nil
 	}
 	w := &gathered[Req, Res]{req: req, done: make(chan struct{})}
 	g.queue = append(g.queue, w)
@@ -70,6 +68,13 @@ func (g *gatherer[Req, Res]) do(ctx context.Context, req Req) (Res, error) {
 	case <-ctx.Done():
 		var zero Res
 		return zero, ctx.Err()
+	}
+}
+
+// handOn gives a send's place on the wire to the requests queued meanwhile, if any.
+func (g *gatherer[Req, Res]) handOn() {
+	if batch := g.take(); batch != nil {
+		go g.drain(batch)
 	}
 }
 
