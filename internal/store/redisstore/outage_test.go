@@ -3,6 +3,10 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -132,4 +136,53 @@ func TestRedisRestart(t *testing.T) {
 	if err != nil || len(codes) != 1 || codes[0] != "B" {
 		t.Fatalf("Lookup after restart = %q, %v; want [B]", codes, err)
 	}
+}
+
+// TestStalledRedisGatheredLookups: with Redis stalled, lookups beyond the gatherer's places on
+// the wire (gather.go) wait in its queue; each still fails within the store timeout, as a
+// failure and never as "not found", and once Redis resumes, as many at once are answered.
+func TestStalledRedisGatheredLookups(t *testing.T) {
+	srv := startRedis(t)
+	s := openStore(t, Options{Addrs: []string{srv.addr}, Timeout: outageTimeout})
+	ctx := t.Context()
+	if err := s.PutCluster(ctx, testCluster("A")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Bind(ctx, directory.NamespaceUser, "alice", "A"); err != nil {
+		t.Fatal(err)
+	}
+	lookups := func(n int) []error {
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				start := time.Now()
+				codes, err := s.Lookup(context.Background(), directory.NamespaceUser, "alice")
+				switch took := time.Since(start); {
+				case took > outageTimeout+outageSlack:
+					err = fmt.Errorf("took %s, want at most the store timeout %s (+%s slack); %v", took, outageTimeout, outageSlack, err)
+				case err == nil && !slices.Equal(codes, []string{"A"}):
+					err = fmt.Errorf("codes %q, want [A]", codes)
+				}
+				errs[i] = err
+			})
+		}
+		wg.Wait()
+		return errs
+	}
+	const n = 4 * gatherBeyond
+	srv.signal(t, syscall.SIGSTOP)
+	t.Cleanup(func() { srv.cmd.Process.Signal(syscall.SIGCONT) })
+	for i, err := range lookups(n) {
+		if err == nil || errors.Is(err, directory.ErrNotFound) {
+			t.Fatalf("lookup %d of %d with Redis stalled: %v; want a failure that is not ErrNotFound", i, n, err)
+		}
+		if strings.Contains(err.Error(), "took") {
+			t.Fatalf("lookup %d of %d with Redis stalled: %v", i, n, err)
+		}
+	}
+	srv.signal(t, syscall.SIGCONT)
+	eventuallyOK(t, 10*time.Second, "lookups after Redis resumed", func() error {
+		return errors.Join(lookups(n)...)
+	})
 }
