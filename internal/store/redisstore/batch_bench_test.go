@@ -1,9 +1,12 @@
 package redisstore
 
 import (
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ssogate/ssogate/internal/directory"
 	"github.com/ssogate/ssogate/internal/ratelimit"
 )
 
@@ -27,4 +30,33 @@ func BenchmarkBatchReservation(b *testing.B) {
 			}
 		}
 	}
+}
+
+// BenchmarkConcurrentLookups is BenchmarkLookup (memory_test.go) from 64 goroutines at once,
+// where the lookups beyond the gatherer's places on the wire share round trips (gather.go);
+// half the names are bound, half unknown.
+func BenchmarkConcurrentLookups(b *testing.B) {
+	s := openStore(b, Options{Addrs: []string{machineRedis()}})
+	ctx := b.Context()
+	if err := s.PutCluster(ctx, directory.Cluster{Code: "A", Name: "a", SSOURL: "http://a/", ServerURL: "http://a/"}); err != nil {
+		b.Fatal(err)
+	}
+	names := make([]string, 1024)
+	for i := range names {
+		names[i] = fmt.Sprintf("user%04d", i)
+	}
+	if err := s.BindMany(ctx, directory.NamespaceUser, "A", names[:len(names)/2]); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetParallelism(32) // × GOMAXPROCS (2 here): 64 goroutines
+	var next atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.Lookup(ctx, directory.NamespaceUser, names[next.Add(1)%int64(len(names))]); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
