@@ -114,10 +114,13 @@ func TestWatchAcrossInstances(t *testing.T) {
 	}
 	d = waitChange(t, changes, 5*time.Second, "the resubscription after a killed connection", isAll)
 	t.Logf("All reported %s after the feed's connection was killed", d)
-	// The feed works again.
+	// The feed works again. Each change is awaited before the next: a user's change that
+	// arrives while an All is still queued is folded into it (the All covers it), so a Bind
+	// right behind the PutCluster could come out as that All alone.
 	if err := writer.PutCluster(ctx, directory.Cluster{Code: "B", Name: "b", SSOURL: "http://b/", ServerURL: "http://b/"}); err != nil {
 		t.Fatal(err)
 	}
+	waitChange(t, changes, time.Second, "PutCluster after the reconnect", isAll)
 	if err := writer.Bind(ctx, directory.NamespaceUser, "bob", "B"); err != nil {
 		t.Fatal(err)
 	}
