@@ -128,6 +128,9 @@ func TestRedisRestart(t *testing.T) {
 	if err := s.PutCluster(ctx, testCluster("B")); err != nil {
 		t.Fatalf("PutCluster after restart: %v", err)
 	}
+	// Awaited before the Bind: a user's change arriving while an All is queued is folded into
+	// it (see TestWatchAcrossInstances).
+	waitChange(t, changes, time.Second, "PutCluster after the restart", isAll)
 	if err := s.Bind(ctx, directory.NamespaceUser, "carol", "B"); err != nil {
 		t.Fatalf("Bind after restart: %v", err)
 	}
