@@ -80,10 +80,10 @@ func eventuallyOK(t *testing.T, wait time.Duration, what string, fn func() error
 	}
 }
 
-// TestStalledRedis: a Redis that accepts nothing (SIGSTOP: the connection stays open, no
-// answer comes) makes every call fail within the store timeout, and the store recovers by
-// itself when Redis resumes.
-func TestStalledRedis(t *testing.T) {
+// aliceOnPrivateRedis opens a store with the outage timeout on a private server, with cluster
+// A and alice bound to it.
+func aliceOnPrivateRedis(t *testing.T) (*redisServer, *Store) {
+	t.Helper()
 	srv := startRedis(t)
 	s := openStore(t, Options{Addrs: []string{srv.addr}, Timeout: outageTimeout})
 	ctx := t.Context()
@@ -93,6 +93,15 @@ func TestStalledRedis(t *testing.T) {
 	if err := s.Bind(ctx, directory.NamespaceUser, "alice", "A"); err != nil {
 		t.Fatal(err)
 	}
+	return srv, s
+}
+
+// TestStalledRedis: a Redis that accepts nothing (SIGSTOP: the connection stays open, no
+// answer comes) makes every call fail within the store timeout, and the store recovers by
+// itself when Redis resumes.
+func TestStalledRedis(t *testing.T) {
+	srv, s := aliceOnPrivateRedis(t)
+	ctx := t.Context()
 	srv.signal(t, syscall.SIGSTOP)
 	t.Cleanup(func() { srv.cmd.Process.Signal(syscall.SIGCONT) })
 	failsFast(t, s, "with Redis stalled")
@@ -145,15 +154,7 @@ func TestRedisRestart(t *testing.T) {
 // the wire (gather.go) wait in its queue; each still fails within the store timeout, as a
 // failure and never as "not found", and once Redis resumes, as many at once are answered.
 func TestStalledRedisGatheredLookups(t *testing.T) {
-	srv := startRedis(t)
-	s := openStore(t, Options{Addrs: []string{srv.addr}, Timeout: outageTimeout})
-	ctx := t.Context()
-	if err := s.PutCluster(ctx, testCluster("A")); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Bind(ctx, directory.NamespaceUser, "alice", "A"); err != nil {
-		t.Fatal(err)
-	}
+	srv, s := aliceOnPrivateRedis(t)
 	lookups := func(n int) []error {
 		errs := make([]error, n)
 		var wg sync.WaitGroup
