@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -255,4 +258,82 @@ func cleanRedisPrefix(t *testing.T, prefix string) {
 		exec.CommandContext(ctx, "redis-cli", args...).Run()
 		keys = keys[n:]
 	}
+}
+
+// TestConcurrentUncachedLoginsOnRedis: 64 clients at once past a cache far smaller than the
+// usernames they name, so nearly every answer is a Redis lookup, most of them gathered with
+// others into shared round trips (redisstore/gather.go): each client still gets its own
+// answer — 200 from its cluster, 1000 for a username bound to two, 1004 for an unknown one.
+func TestConcurrentUncachedLoginsOnRedis(t *testing.T) {
+	logs := &syncBuffer{}
+	users := map[string]string{}
+	for i := range 150 {
+		name := fmt.Sprintf("u%03d", i)
+		users[name] = "pw-" + name
+	}
+	ssoA := startSSO(t, "ALPHA", users, logs)
+	ssoB := startSSO(t, "BRAVO", users, logs)
+	prefix := uniqueRedisPrefix(t)
+	clusters := []directory.Cluster{
+		{Code: "ALPHA", Name: "alpha", SSOURL: ssoA.URL + "/sso", ServerURL: ssoA.URL, Enabled: true},
+		{Code: "BRAVO", Name: "bravo", SSOURL: ssoB.URL + "/sso", ServerURL: ssoB.URL, Enabled: true},
+	}
+	// The limiter is off: the unknown usernames would count as failures of the one client IP.
+	e := startGateway(t, logs, clusters, onRedis(testRedisAddr(), prefix, func(c *config.Config) {
+		c.Cache.Size = 8
+		c.RateLimit.Enabled = false
+	}))
+	t.Cleanup(func() { cleanRedisPrefix(t, prefix) })
+	want := map[string]int{}
+	for i := range 200 {
+		name := fmt.Sprintf("u%03d", i)
+		switch {
+		case i < 100:
+			e.bind(directory.NamespaceUser, name, "ALPHA")
+			want[name] = 200
+		case i < 150:
+			e.bind(directory.NamespaceUser, name, "ALPHA")
+			e.bind(directory.NamespaceUser, name, "BRAVO")
+			want[name] = 1000
+		default:
+			want[name] = 1004
+		}
+	}
+	post := func(name string) (int, string, error) {
+		form := url.Values{"grant_type": {"password"}, "username": {name}, "password": {"pw-" + name}}
+		req, _ := http.NewRequest(http.MethodPost, e.base+"/oauth/token", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(clientID, clientSecret)
+		resp, err := httpClient.Do(req)
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		var body struct {
+			Code        int    `json:"code"`
+			ClusterCode string `json:"cluster_code"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			return 0, "", fmt.Errorf("answer is not JSON: %w", err)
+		}
+		return body.Code, body.ClusterCode, nil
+	}
+	var wg sync.WaitGroup
+	for w := range 64 {
+		wg.Go(func() {
+			for i := w; i < 3*200; i += 64 {
+				name := fmt.Sprintf("u%03d", i%200)
+				code, cluster, err := post(name)
+				if err != nil {
+					t.Errorf("%s: %v", name, err)
+					return
+				}
+				if code != want[name] || (code == 200 && cluster != "ALPHA") {
+					t.Errorf("%s: code %d cluster %q, want code %d (cluster ALPHA for 200)", name, code, cluster, want[name])
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
