@@ -194,6 +194,10 @@ const maxLookupBatch = 256
 // lookupMany looks usernames up in two round trips however many they are: one DoMulti of their
 // HGETs, then one HMGET translating the cluster ids of all that were found.
 func (s *Store) lookupMany(ctx context.Context, reqs []lookupReq) []lookupRes {
+	if len(reqs) == 1 { // alone, as below load: without the batch's bookkeeping
+		codes, err := s.lookupOne(ctx, reqs[0])
+		return []lookupRes{{codes, err}}
+	}
 	out := make([]lookupRes, len(reqs))
 	cmds := make(rueidis.Commands, len(reqs))
 	for i, r := range reqs {
@@ -232,16 +236,39 @@ func (s *Store) lookupMany(ctx context.Context, reqs []lookupReq) []lookupRes {
 			out[i].err = fmt.Errorf("redis store: lookup %q: cluster ids: %w", reqs[i].username, err)
 			continue
 		}
-		found := make([]string, 0, len(ids))
-		for _, id := range ids {
-			if c := codes[slices.Index(want, id)]; c != "" { // "": a deleted cluster's id
-				found = append(found, c)
-			}
+		found := make([]string, len(ids))
+		for j, id := range ids {
+			found[j] = codes[slices.Index(want, id)]
 		}
-		if len(found) > 0 {
-			slices.Sort(found)
-			out[i].codes = slices.Compact(found)
-		}
+		out[i].codes = boundCodes(found)
 	}
 	return out
+}
+
+// lookupOne is one lookup's two round trips.
+func (s *Store) lookupOne(ctx context.Context, r lookupReq) ([]string, error) {
+	key := s.keys.bucket(r.ns, bucketOf(r.username))
+	v, err := s.client.Do(ctx, s.client.B().Hget().Key(key).Field(r.username).Build()).ToString()
+	if rueidis.IsRedisNil(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("redis store: lookup %q: %w", r.username, err)
+	}
+	codes, err := s.client.Do(ctx, s.client.B().Hmget().Key(s.keys.ids).Field(strings.Split(v, ",")...).Build()).AsStrSlice()
+	if err != nil {
+		return nil, fmt.Errorf("redis store: lookup %q: cluster ids: %w", r.username, err)
+	}
+	return boundCodes(codes), nil
+}
+
+// boundCodes turns the codes a binding's ids translated to into Lookup's answer: sorted,
+// each once, without the "" of a deleted cluster's id; nil when none is left.
+func boundCodes(codes []string) []string {
+	codes = slices.DeleteFunc(codes, func(c string) bool { return c == "" })
+	if len(codes) == 0 {
+		return nil
+	}
+	slices.Sort(codes)
+	return slices.Compact(codes)
 }
