@@ -23,8 +23,9 @@ import (
 // timer: a request waits at most for the first of the round trips already on the wire.
 //
 // gatherBeyond: with a single send on the wire, the lookups of eight clients at a time were
-// 17 % slower (each waited for the previous round trip); with eight, they are as fast as
-// plain pipelining, and at 64 clients the answers cost 10–20 % less CPU.
+// 17 % slower (each waited for the previous round trip); with eight they are as fast as plain
+// pipelining, while at 64 clients uncached answers still rose from ~42k to ~47–59k req/s
+// (docs/benchmarks.md, the fifth session).
 const gatherBeyond = 8
 
 type gatherer[Req, Res any] struct {
