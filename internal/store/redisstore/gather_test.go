@@ -38,6 +38,16 @@ func (g *gate) sent() [][]int {
 	return slices.Clone(g.batches)
 }
 
+// waitSent waits until n sends have reached g (a hang detector bounds it).
+func (g *gate) waitSent(t *testing.T, n int) {
+	t.Helper()
+	for start := time.Now(); len(g.sent()) < n; time.Sleep(time.Millisecond) {
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("sent %v, want %d sends", g.sent(), n)
+		}
+	}
+}
+
 // waitQueued waits until n requests wait in g's queue (a hang detector bounds it).
 func waitQueued[Req, Res any](t *testing.T, g *gatherer[Req, Res], n int) {
 	t.Helper()
@@ -67,9 +77,7 @@ func TestGathererBatchesByTheRoundTrip(t *testing.T) {
 		r, _ := g.do(ctx, 1)
 		first <- r
 	}()
-	for len(gt.sent()) == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	gt.waitSent(t, 1)
 	var wg sync.WaitGroup
 	results := make([]int, 11)
 	for i := 2; i <= 10; i++ {
@@ -126,9 +134,7 @@ func TestGathererWaiterGivesUp(t *testing.T) {
 	gt := &gate{open: make(chan struct{})}
 	g := newGatherer(1, 8, time.Minute, gt.send)
 	go g.do(context.Background(), 1)
-	for len(gt.sent()) == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	gt.waitSent(t, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	gave := make(chan error)
 	go func() {
@@ -219,11 +225,7 @@ func TestGathererSendsAloneBelowItsLimit(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		wg.Go(func() { g.do(context.Background(), i) })
 	}
-	for start := time.Now(); len(gt.sent()) < 3; time.Sleep(time.Millisecond) {
-		if time.Since(start) > 10*time.Second {
-			t.Fatalf("three requests below the limit of three: sent %v", gt.sent())
-		}
-	}
+	gt.waitSent(t, 3) // three below the limit of three: all on the wire at once
 	for i := 4; i <= 5; i++ {
 		wg.Go(func() { g.do(context.Background(), i) })
 	}
