@@ -24,8 +24,8 @@ import (
 //
 // gatherBeyond: with a single send on the wire, the lookups of eight clients at a time were
 // 17 % slower (each waited for the previous round trip); with eight they are as fast as plain
-// pipelining, while at 64 clients uncached answers still rose from ~42k to ~47–59k req/s
-// (docs/benchmarks.md, the fifth session).
+// pipelining, while at 64 clients uncached answers still rose from 40–44k to 44–48k req/s
+// and keep up where they fell behind before (docs/benchmarks.md, the fifth session).
 const gatherBeyond = 8
 
 type gatherer[Req, Res any] struct {
