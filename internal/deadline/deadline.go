@@ -1,4 +1,5 @@
-// Package deadline bounds store calls on the hot path without a timer per call.
+// Package deadline bounds store calls and connections' I/O on the hot path without a timer per
+// call: After for contexts, Watch (conn.go) for connections' deadlines.
 //
 // context.WithTimeout arms a runtime timer and allocates a context for every call, and stops
 // the timer again when the call returns; a login on the Redis store bounds three to six calls

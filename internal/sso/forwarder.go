@@ -14,6 +14,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 	"github.com/valyala/fasthttp"
 
+	"github.com/ssogate/ssogate/internal/deadline"
 	"github.com/ssogate/ssogate/internal/directory"
 )
 
@@ -279,7 +280,11 @@ func (f *Forwarder) newUpstream(code, tokenURL string) (*upstream, error) {
 		Addr:  addr,
 		IsTLS: u.Scheme == "https",
 		DialTimeout: func(addr string, timeout time.Duration) (net.Conn, error) {
-			return fasthttp.DialTimeout(addr, min(timeout, connectTimeout))
+			c, err := fasthttp.DialTimeout(addr, min(timeout, connectTimeout))
+			if err != nil {
+				return nil, err
+			}
+			return deadline.Watch(c), nil // deadlines watched, not timed: moved twice a request
 		},
 		MaxConns:            f.opts.MaxInFlight,
 		MaxIdleConnDuration: 5 * time.Second, // below common SSO keep-alive timeouts

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/ssogate/ssogate/internal/deadline"
 )
 
 // LimitListener bounds the simultaneous connections of the public listener (SPEC section 6).
@@ -39,12 +41,13 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
+		// Deadlines watched, not timed: fasthttp moves them four times a request.
 		if l.slots == nil {
-			return &limitConn{lingerConn: lingerConn{Conn: c}, release: func() {}}, nil
+			return &limitConn{lingerConn: lingerConn{Conn: deadline.Watch(c)}, release: func() {}}, nil
 		}
 		select {
 		case l.slots <- struct{}{}:
-			return &limitConn{lingerConn: lingerConn{Conn: c}, release: func() { <-l.slots }}, nil
+			return &limitConn{lingerConn: lingerConn{Conn: deadline.Watch(c)}, release: func() { <-l.slots }}, nil
 		default:
 			go refuse(c)
 		}
