@@ -181,7 +181,7 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 	}
 	x := exchange{ctx: ctx, requestID: requestID(ctx.Request.Header.Peek("X-Request-Id"))}
 	h.deriveOrigin(ctx, &x.origin)
-	ctx.Response.Header.Set("X-Request-Id", x.requestID)
+	ctx.Response.Header.SetCanonical(headerRequestID, []byte(x.requestID)) // (copied: no allocation)
 	if h.opts.Tracer != nil {
 		x.trace = h.opts.Tracer.StartRequest(ctx)
 	}
@@ -448,11 +448,22 @@ func (h *Handler) writeError(x *exchange, e *gatewayError) {
 func (h *Handler) write(x *exchange, code int, body []byte) {
 	x.code = code
 	r := &x.ctx.Response
-	r.Header.SetContentType("application/json;charset=UTF-8")
-	r.Header.Set("Cache-Control", "no-store")
-	r.Header.Set("Pragma", "no-cache")
+	r.Header.SetContentTypeBytes(jsonContentType)
+	r.Header.SetCanonical(headerCacheControl, noStore)
+	r.Header.SetCanonical(headerPragma, noCache)
 	r.SwapBody(body)
 }
+
+// The answer's fixed headers, canonical already: Set would normalise each key again on every
+// answer.
+var (
+	jsonContentType    = []byte("application/json;charset=UTF-8")
+	headerCacheControl = []byte("Cache-Control")
+	noStore            = []byte("no-store")
+	headerPragma       = []byte("Pragma")
+	noCache            = []byte("no-cache")
+	headerRequestID    = []byte("X-Request-Id")
+)
 
 // requestID keeps a client's X-Request-Id when it is short and plain, else makes one.
 func requestID(in []byte) string {
