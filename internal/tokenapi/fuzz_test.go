@@ -49,8 +49,13 @@ func FuzzParseRequest(f *testing.F) {
 		if r.username != strings.TrimSpace(r.username) || r.clusterCode != strings.TrimSpace(r.clusterCode) {
 			t.Fatal("username or clusterCode not trimmed")
 		}
-		if r.fwd.Has("clusterCode") {
+		var fwd fasthttp.Args
+		fwd.ParseBytes(r.appendForwarded(nil, ctx))
+		if fwd.Has("clusterCode") {
 			t.Fatal("clusterCode would be forwarded")
+		}
+		if fwd.Has("username") && string(fwd.Peek("username")) != r.username {
+			t.Fatalf("forwarded username %q, want the trimmed %q", fwd.Peek("username"), r.username)
 		}
 	})
 }

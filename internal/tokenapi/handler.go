@@ -386,7 +386,7 @@ func (h *Handler) forward(x *exchange, c *directory.Cluster) ratelimit.Outcome {
 	x.cluster = c.Code
 	var xff [64]byte
 	call := sso.Call{
-		Body:          x.req.fwd.AppendBytes(nil),
+		Body:          x.req.appendForwarded(nil, x.ctx),
 		Authorization: x.req.authorization,
 		ForwardedFor:  x.origin.appendXFF(xff[:0]),
 		Proto:         x.origin.proto,

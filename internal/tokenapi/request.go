@@ -20,9 +20,7 @@ type tokenRequest struct {
 	clusterCode   string // trimmed
 	client        string
 	refreshToken  string
-	// fwd holds the parameters forwarded to the SSO: all of them, body winning over query,
-	// except clusterCode, with username trimmed.
-	fwd fasthttp.Args
+	fwd           fasthttp.Args // appendForwarded's scratch, kept with the request in its pool
 }
 
 func (r *tokenRequest) reset() {
@@ -76,7 +74,15 @@ func parseRequest(ctx *fasthttp.RequestCtx, r *tokenRequest) *gatewayError {
 	r.clusterCode = strings.TrimSpace(param("clusterCode"))
 	r.client = param("client")
 	r.refreshToken = param("refresh_token")
+	return nil
+}
 
+// appendForwarded appends the form forwarded to the SSO: every parameter but clusterCode, the
+// body's winning over the query's, username trimmed. Built only for a request that is
+// forwarded: a directory answer needs none of it.
+func (r *tokenRequest) appendForwarded(dst []byte, ctx *fasthttp.RequestCtx) []byte {
+	post, query := ctx.PostArgs(), ctx.QueryArgs()
+	r.fwd.Reset()
 	for k, v := range post.All() {
 		if string(k) != "clusterCode" {
 			r.fwd.AddBytesKV(k, v)
@@ -90,7 +96,7 @@ func parseRequest(ctx *fasthttp.RequestCtx, r *tokenRequest) *gatewayError {
 	if r.fwd.Has("username") {
 		r.fwd.Set("username", r.username)
 	}
-	return nil
+	return r.fwd.AppendBytes(dst)
 }
 
 func isForm(contentType []byte) bool {
