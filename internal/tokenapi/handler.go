@@ -209,7 +209,7 @@ func (h *Handler) ServeFastHTTP(ctx *fasthttp.RequestCtx) {
 		}
 	}()
 
-	if string(ctx.Path()) != "/oauth/token" {
+	if !isTokenPath(ctx) {
 		h.writeError(&x, errNoSuchPath)
 		return
 	}
