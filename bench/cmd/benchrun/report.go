@@ -71,10 +71,14 @@ func (s *suite) baseRow(group string, m *measured, role string) {
 // baselines in also are shown beside it, without a target.
 func (s *suite) ratioRow(group string, m, base *measured, min float64, also ...*measured) {
 	r := measuredRow(m)
-	ratio := m.rps() / base.rps()
+	ratio, lo, hi := pairedRatio(m, base)
 	r.vs = fmt.Sprintf("%.2f × %s", ratio, shortName(base.t.label))
 	for _, a := range also {
-		r.vs += fmt.Sprintf(" (%.2f × %s)", m.rps()/a.rps(), shortName(a.t.label))
+		x, _, _ := pairedRatio(m, a)
+		r.vs += fmt.Sprintf(" (%.2f × %s)", x, shortName(a.t.label))
+	}
+	if hi > lo {
+		r.checks += fmt.Sprintf(", ratio per round %.2f–%.2f", lo, hi)
 	}
 	if min > 0 {
 		r.target = fmt.Sprintf("≥ %.2f", min)
@@ -85,10 +89,40 @@ func (s *suite) ratioRow(group string, m, base *measured, min float64, also ...*
 	s.record(group, m, r)
 }
 
-// addedRow compares p99 latency with a baseline's; maxUs 0 means no target.
+// pairedRatio is the median over rounds of m's throughput over base's in the same round, with
+// the lowest and highest of them. A round measures its targets back to back, so a host that
+// drifts between rounds (±20 % here within minutes) moves both sides of a round's ratio alike,
+// while a ratio of the two medians can pair a fast round of one with a slow round of the other.
+// Without a sample of each per round, it is the ratio of the medians.
+func pairedRatio(m, base *measured) (median, lo, hi float64) {
+	if len(m.samples) == 0 || len(m.samples) != len(base.samples) {
+		r := m.rps() / base.rps()
+		return r, r, r
+	}
+	ratios := &measured{samples: make([]sample, len(m.samples))}
+	for i := range m.samples {
+		x := m.samples[i].RPS / base.samples[i].RPS
+		ratios.samples[i].RPS = x
+		if i == 0 || x < lo {
+			lo = x
+		}
+		hi = max(hi, x)
+	}
+	return ratios.rps(), lo, hi
+}
+
+// addedRow compares p99 latency with a baseline's, as the median over rounds of the
+// difference within a round (see pairedRatio); maxUs 0 means no target.
 func (s *suite) addedRow(group string, m, base *measured, maxUs float64) {
 	r := measuredRow(m)
 	added := m.p99() - base.p99()
+	if len(m.samples) > 0 && len(m.samples) == len(base.samples) {
+		diffs := &measured{samples: make([]sample, len(m.samples))}
+		for i := range m.samples {
+			diffs.samples[i].P99us = m.samples[i].P99us - base.samples[i].P99us
+		}
+		added = diffs.p99()
+	}
 	r.vs = fmt.Sprintf("p99 %+.2f ms vs %s", added/1000, shortName(base.t.label))
 	if maxUs > 0 {
 		r.target = fmt.Sprintf("< %.0f ms added", maxUs/1000)
@@ -127,7 +161,7 @@ func (s *suite) table() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nssogate benchmark — %s\n", time.Now().Format(time.RFC1123Z))
 	fmt.Fprintf(&b, "machine: %d cores, %s; %s; %s\n", runtime.NumCPU(), cpuModel(), runtime.Version(), toolVersions(s))
-	fmt.Fprintf(&b, "wrk -t%d -c%d, %s per run, %d alternating rounds (median shown); latency: bench/cmd/load, %d conns, %s per run\n",
+	fmt.Fprintf(&b, "wrk -t%d -c%d, %s per run, %d alternating rounds (median shown; a ratio or added p99 is the median of each round's own); latency: bench/cmd/load, %d conns, %s per run\n",
 		s.threads, s.conns, s.duration, s.rounds, s.conns, s.latDuration)
 	s.results["machine"] = map[string]any{"cores": runtime.NumCPU(), "cpu": cpuModel(), "go": runtime.Version(),
 		"date": time.Now().Format(time.RFC3339), "tools": toolVersions(s)}
