@@ -48,6 +48,20 @@ func readOne(c net.Conn) (time.Duration, error) {
 	return time.Since(start), err
 }
 
+// wantDeadlineExceeded waits (at most 10 s: a hang detector) for the error of an I/O that a
+// deadline must end, and fails unless it is os.ErrDeadlineExceeded.
+func wantDeadlineExceeded(t *testing.T, done <-chan error, what string) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("%s: %v, want os.ErrDeadlineExceeded", what, err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: never ended", what)
+	}
+}
+
 func TestWatchedReadDeadlineEndsABlockedRead(t *testing.T) {
 	c, _ := pair(t)
 	const d = 100 * time.Millisecond
@@ -95,14 +109,7 @@ func TestWatchedDeadlineAlreadyPastFailsAtOnce(t *testing.T) {
 	go func() { _, err := readOne(c); done <- err }()
 	time.Sleep(20 * time.Millisecond)
 	c.SetReadDeadline(time.Now())
-	select {
-	case err := <-done:
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("interrupted read: %v, want os.ErrDeadlineExceeded", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("SetReadDeadline(time.Now()) did not interrupt the read")
-	}
+	wantDeadlineExceeded(t, done, "interrupted read")
 }
 
 func TestWatchedDeadlineMovedAheadKeepsTheConnection(t *testing.T) {
@@ -153,14 +160,7 @@ func TestWatchedWriteDeadlineEndsABlockedWrite(t *testing.T) {
 		}
 		done <- nil
 	}()
-	select {
-	case err := <-done:
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("blocked write ended with %v, want os.ErrDeadlineExceeded", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the blocked write never ended")
-	}
+	wantDeadlineExceeded(t, done, "blocked write")
 }
 
 func TestWatchedSetDeadlineCoversBoth(t *testing.T) {
@@ -230,14 +230,7 @@ func TestWatcherStopsWithoutConnectionsAndStartsAgain(t *testing.T) {
 	c2.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
 	done := make(chan error, 1)
 	go func() { _, err := readOne(c2); done <- err }()
-	select {
-	case err := <-done:
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("read on a connection watched after a stop: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no watcher ended the read")
-	}
+	wantDeadlineExceeded(t, done, "read on a connection watched after a stop")
 	if got := conns.count.Load(); got != 1 {
 		t.Fatalf("%d connections watched, want 1", got)
 	}
