@@ -115,12 +115,19 @@ func (c *Conn) arm(s *side, write bool) error {
 	return c.Conn.SetReadDeadline(due)
 }
 
+// dueAt says whether s holds a deadline that is due at now and not yet armed.
+func (s *side) dueAt(now int64) bool {
+	at := s.at.Load()
+	return at != 0 && at <= now && !s.armed.Load()
+}
+
 // check arms each side of c whose deadline is due at now.
 func (c *Conn) check(now int64) {
-	for i, s := range [...]*side{&c.read, &c.write} {
-		if at := s.at.Load(); at != 0 && at <= now && !s.armed.Load() {
-			c.arm(s, i == 1)
-		}
+	if c.read.dueAt(now) {
+		c.arm(&c.read, false)
+	}
+	if c.write.dueAt(now) {
+		c.arm(&c.write, true)
 	}
 }
 
@@ -214,11 +221,8 @@ func (s *shard) due(now int64, out []*Conn) []*Conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
-		for _, sd := range [...]*side{&c.read, &c.write} {
-			if at := sd.at.Load(); at != 0 && at <= now && !sd.armed.Load() {
-				out = append(out, c)
-				break
-			}
+		if c.read.dueAt(now) || c.write.dueAt(now) {
+			out = append(out, c)
 		}
 	}
 	return out
