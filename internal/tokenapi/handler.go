@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -250,9 +251,8 @@ func (x *exchange) grant() string {
 	if x.req == nil {
 		return ""
 	}
-	switch x.req.grantType {
-	case "password", "refresh_token", "client_credentials", "authorization_code", "":
-		return x.req.grantType
+	if g := x.req.grantType; g == "" || slices.Contains(grantTypes[:], g) {
+		return g
 	}
 	return "other" // never log free text a client chose
 }

@@ -48,12 +48,13 @@ func parseRequest(ctx *fasthttp.RequestCtx, r *tokenRequest) *gatewayError {
 	}
 	problem = cmp.Or(problem, checkArgs(post), checkArgs(query))
 
-	param := func(name string) string {
+	raw := func(name string) []byte {
 		if v := post.Peek(name); v != nil {
-			return string(v)
+			return v
 		}
-		return string(query.Peek(name))
+		return query.Peek(name)
 	}
+	param := func(name string) string { return string(raw(name)) }
 	if auth := ctx.Request.Header.Peek("Authorization"); len(auth) > 0 {
 		r.authorization = auth
 		id, ok := parseBasic(auth)
@@ -68,11 +69,7 @@ func parseRequest(ctx *fasthttp.RequestCtx, r *tokenRequest) *gatewayError {
 		return problem
 	}
 
-	if v := post.Peek("grant_type"); v != nil {
-		r.grantType = grantWord(v)
-	} else {
-		r.grantType = grantWord(query.Peek("grant_type"))
-	}
+	r.grantType = grantWord(raw("grant_type"))
 	r.username = strings.TrimSpace(param("username"))
 	r.password = param("password")
 	r.clusterCode = strings.TrimSpace(param("clusterCode"))
@@ -125,17 +122,16 @@ func queryArgs(ctx *fasthttp.RequestCtx) *fasthttp.Args {
 	return ctx.QueryArgs()
 }
 
-// grantWord returns the grant type as a string, without allocating for the usual ones.
+// grantTypes are the grant types the gateway knows by name (the access log names others
+// "other").
+var grantTypes = [...]string{"password", "refresh_token", "client_credentials", "authorization_code"}
+
+// grantWord returns the grant type as a string, without allocating for the known ones.
 func grantWord(v []byte) string {
-	switch string(v) {
-	case "password":
-		return "password"
-	case "refresh_token":
-		return "refresh_token"
-	case "client_credentials":
-		return "client_credentials"
-	case "authorization_code":
-		return "authorization_code"
+	for _, g := range grantTypes {
+		if string(v) == g {
+			return g
+		}
 	}
 	return string(v)
 }
