@@ -89,39 +89,44 @@ func (s *suite) ratioRow(group string, m, base *measured, min float64, also ...*
 	s.record(group, m, r)
 }
 
-// pairedRatio is the median over rounds of m's throughput over base's in the same round, with
+// perRound is the median over rounds of f(m's sample, base's sample of the same round), with
 // the lowest and highest of them. A round measures its targets back to back, so a host that
-// drifts between rounds (±20 % here within minutes) moves both sides of a round's ratio alike,
-// while a ratio of the two medians can pair a fast round of one with a slow round of the other.
-// Without a sample of each per round, it is the ratio of the medians.
-func pairedRatio(m, base *measured) (median, lo, hi float64) {
+// drifts between rounds (±20 % here within minutes) moves both sides of a round's figure
+// alike, while comparing the two medians can pair a fast round of one with a slow round of
+// the other. ok is false without one sample of each per round.
+func perRound(m, base *measured, f func(a, b sample) float64) (median, lo, hi float64, ok bool) {
 	if len(m.samples) == 0 || len(m.samples) != len(base.samples) {
-		r := m.rps() / base.rps()
-		return r, r, r
+		return 0, 0, 0, false
 	}
-	ratios := &measured{samples: make([]sample, len(m.samples))}
+	v := &measured{samples: make([]sample, len(m.samples))}
 	for i := range m.samples {
-		x := m.samples[i].RPS / base.samples[i].RPS
-		ratios.samples[i].RPS = x
+		x := f(m.samples[i], base.samples[i])
+		v.samples[i].RPS = x
 		if i == 0 || x < lo {
 			lo = x
 		}
 		hi = max(hi, x)
 	}
-	return ratios.rps(), lo, hi
+	return v.rps(), lo, hi, true
 }
 
-// addedRow compares p99 latency with a baseline's, as the median over rounds of the
-// difference within a round (see pairedRatio); maxUs 0 means no target.
+// pairedRatio is m's throughput over base's, round by round (perRound); without paired
+// rounds, the ratio of the medians.
+func pairedRatio(m, base *measured) (median, lo, hi float64) {
+	if r, lo, hi, ok := perRound(m, base, func(a, b sample) float64 { return a.RPS / b.RPS }); ok {
+		return r, lo, hi
+	}
+	r := m.rps() / base.rps()
+	return r, r, r
+}
+
+// addedRow compares p99 latency with a baseline's, the difference taken round by round
+// (perRound); maxUs 0 means no target.
 func (s *suite) addedRow(group string, m, base *measured, maxUs float64) {
 	r := measuredRow(m)
-	added := m.p99() - base.p99()
-	if len(m.samples) > 0 && len(m.samples) == len(base.samples) {
-		diffs := &measured{samples: make([]sample, len(m.samples))}
-		for i := range m.samples {
-			diffs.samples[i].P99us = m.samples[i].P99us - base.samples[i].P99us
-		}
-		added = diffs.p99()
+	added, _, _, ok := perRound(m, base, func(a, b sample) float64 { return a.P99us - b.P99us })
+	if !ok {
+		added = m.p99() - base.p99()
 	}
 	r.vs = fmt.Sprintf("p99 %+.2f ms vs %s", added/1000, shortName(base.t.label))
 	if maxUs > 0 {

@@ -33,3 +33,19 @@ func TestPairedRatioIsTheMedianOfEachRoundsRatio(t *testing.T) {
 		t.Fatalf("unpaired: %v (%v–%v), want %v", got, lo, hi, want)
 	}
 }
+
+// The p99 added is also taken round by round.
+func TestAddedP99IsTheMedianOfEachRoundsDifference(t *testing.T) {
+	p99s := func(v ...float64) *measured {
+		m := &measured{t: &target{label: "x"}}
+		for _, p := range v {
+			m.samples = append(m.samples, sample{P99us: p})
+		}
+		return m
+	}
+	base, m := p99s(500, 3000, 800), p99s(1500, 3500, 9000)
+	got, lo, hi, ok := perRound(m, base, func(a, b sample) float64 { return a.P99us - b.P99us })
+	if !ok || !near(got, 1000) || !near(lo, 500) || !near(hi, 8200) {
+		t.Fatalf("perRound = %v (%v–%v, %v), want 1000 (500–8200)", got, lo, hi, ok)
+	}
+}
